@@ -1,0 +1,1 @@
+"""Alembic migrations of the read model (script location for ``omni-readmodel migrate``)."""

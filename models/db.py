@@ -1,0 +1,54 @@
+"""Database URLs, engines and the schema-version gate shared by every process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Engine, make_url
+
+DEFAULT_DATABASE_URL = "sqlite:///omni-readmodel.db"
+DATABASE_URL_ENV = "OMNI_READMODEL_DATABASE_URL"
+
+
+class SchemaError(RuntimeError):
+    """The database schema does not match this release; the message names the command to run."""
+
+
+def database_url(value: str | None = None) -> URL:
+    """Resolve the database URL: explicit value, then the environment, then the default SQLite file.
+
+    ``postgresql://`` and ``postgres://`` mean psycopg 3, the driver this project ships with.
+    """
+    url = make_url(value or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url
+
+
+def redacted(url: URL | str) -> str:
+    """The URL for logs and messages: never the password."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def create_engine(url: URL | str | None = None, **kwargs) -> Engine:
+    """An engine with this project's connection settings (WAL and a busy timeout on SQLite)."""
+    url = database_url(str(url) if url is not None else None)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, **kwargs)
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)

@@ -1,0 +1,133 @@
+"""The read model's SQL schema (SQLAlchemy Core). It changes only through Alembic migrations.
+
+- ``events``: the append-only event log. One row per applied change with the full state after it and a
+  global, gap-free ``revision`` assigned by the single writer.
+- ``resources``: the current-state projection, keyed by (namespace, type, id), with the revision that
+  last touched each row and the precomputed API document.
+- ``resource_labels``: one row per label of a current resource, so label selectors are index lookups.
+- ``streams``: one checkpoint per watched (namespace, type), written with the events it covers.
+- ``poison_events``: events that could not be decoded, recorded and skipped.
+- ``meta``: one row: schema version, head revision and the writer epoch used for fencing.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+SCHEMA_VERSION = 1
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# JSONB on PostgreSQL (indexable, compact), JSON text elsewhere.
+Json = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+# On SQLite an INTEGER PRIMARY KEY is the rowid itself: no second index, fastest appends.
+Revision = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Timestamp = sa.DateTime(timezone=True)
+
+
+def _resource_columns() -> list[sa.Column]:
+    """The state of a resource as Omni reported it; shared by the log and the projection."""
+    return [
+        sa.Column("version", sa.BigInteger, nullable=False, comment="COSI per-resource version"),
+        sa.Column("phase", sa.String(16), nullable=False),
+        sa.Column("owner", sa.Text, nullable=False, server_default=""),
+        sa.Column("created", Timestamp, nullable=True),
+        sa.Column("updated", Timestamp, nullable=True),
+        sa.Column("labels", Json, nullable=False),
+        sa.Column("annotations", Json, nullable=False),
+        sa.Column("finalizers", Json, nullable=False),
+        sa.Column("spec", Json, nullable=False, comment="decoded spec, protobuf JSON with proto field names"),
+    ]
+
+
+events = sa.Table(
+    "events",
+    metadata,
+    sa.Column("revision", Revision, primary_key=True, autoincrement=False),
+    sa.Column("namespace", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("event", sa.String(16), nullable=False, comment="created | updated | destroyed"),
+    *_resource_columns(),
+    sa.Column("observed_at", Timestamp, nullable=False, comment="when the watcher applied it"),
+    sa.CheckConstraint("event IN ('created', 'updated', 'destroyed')", name="event_kind"),
+)
+# History of one resource, newest first; and state-as-of-time reads.
+sa.Index(None, events.c.namespace, events.c.type, events.c.id, events.c.revision)
+sa.Index(None, events.c.observed_at)
+
+resources = sa.Table(
+    "resources",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(128), primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    *_resource_columns(),
+    sa.Column("revision", sa.BigInteger, nullable=False, comment="last event revision touching the row"),
+    sa.Column("document", sa.Text, nullable=True, comment="precomputed API document (JSON)"),
+)
+sa.Index(None, resources.c.revision)
+
+resource_labels = sa.Table(
+    "resource_labels",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(128), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+)
+# The primary key serves `key = value` and `key exists`; this one serves "labels of this resource".
+sa.Index(None, resource_labels.c.namespace, resource_labels.c.type, resource_labels.c.id)
+
+streams = sa.Table(
+    "streams",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(128), primary_key=True),
+    sa.Column("bookmark", sa.LargeBinary, nullable=True),
+    sa.Column("bootstrapped", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("bootstrapped_at", Timestamp, nullable=True),
+    sa.Column("last_revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("last_event_at", Timestamp, nullable=True),
+    sa.Column("reconnects", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("rebootstraps", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("poison_events", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_error_at", Timestamp, nullable=True),
+)
+
+poison_events = sa.Table(
+    "poison_events",
+    metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("namespace", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(128), nullable=False),
+    sa.Column("id", sa.Text, nullable=False),
+    sa.Column("version", sa.Text, nullable=True),
+    sa.Column("event", sa.String(16), nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("raw", sa.LargeBinary, nullable=True, comment="the undecodable proto_spec bytes"),
+    sa.Column("observed_at", Timestamp, nullable=False),
+)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("singleton", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("schema_version", sa.Integer, nullable=False),
+    sa.Column("head_revision", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("writer_epoch", sa.BigInteger, nullable=False, server_default="0",
+              comment="bumped by each writer that takes over; commits check it (fencing)"),
+    sa.Column("writer_id", sa.Text, nullable=True),
+    sa.Column("writer_heartbeat", Timestamp, nullable=True),
+    sa.CheckConstraint("singleton = 1", name="one_row"),
+)

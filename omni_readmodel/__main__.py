@@ -1,0 +1,3 @@
+from omni_readmodel.cli import main
+
+raise SystemExit(main())

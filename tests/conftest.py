@@ -1,0 +1,65 @@
+"""Shared fixtures: real databases (a SQLite file per test; a fresh PostgreSQL database per test when
+OMNI_READMODEL_TEST_PG_URL is set, skipped with a visible reason when it is not)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+PG_URL_ENV = "OMNI_READMODEL_TEST_PG_URL"
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'readmodel.db'}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database for this test, dropped afterwards."""
+    base = os.environ.get(PG_URL_ENV)
+    if not base:
+        if os.environ.get("OMNI_READMODEL_REQUIRE_PG") == "1":
+            pytest.fail(f"OMNI_READMODEL_REQUIRE_PG=1 but {PG_URL_ENV} is not set")
+        pytest.skip(f"PostgreSQL tests need {PG_URL_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    admin_url = make_url(base).set(drivername="postgresql+psycopg")
+    name = f"omni_rm_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+REQUIRE_PG_ENV = "OMNI_READMODEL_REQUIRE_PG"
+_postgres_passed = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _postgres_passed
+    if report.when == "call" and report.passed and "postgres" in report.keywords:
+        _postgres_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI (OMNI_READMODEL_REQUIRE_PG=1) a run in which no PostgreSQL test passed is a failure."""
+    if os.environ.get(REQUIRE_PG_ENV) == "1" and _postgres_passed == 0 and session.testscollected:
+        print(f"\n{REQUIRE_PG_ENV}=1 but no PostgreSQL test ran: failing the run")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

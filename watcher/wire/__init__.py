@@ -1,0 +1,1 @@
+"""Protobuf/gRPC wire definitions for Omni's COSI State service and spec messages."""

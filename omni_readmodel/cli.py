@@ -17,6 +17,7 @@ from omni_readmodel import __version__
 # name -> (module exposing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("omni_readmodel.migrate_command", "create or upgrade the read model's schema"),
+    "simulate": ("simulator.cli", "run an Omni-compatible gRPC server with a generated fleet"),
 }
 
 

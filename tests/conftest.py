@@ -12,6 +12,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+pytest_plugins = ("tests.simulator_fixtures",)
+
 PG_URL_ENV = "OMNI_READMODEL_TEST_PG_URL"
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

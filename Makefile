@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 demo: install
-	$(BIN)/omni-readmodel migrate
+	$(BIN)/omni-readmodel demo
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

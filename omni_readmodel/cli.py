@@ -17,11 +17,21 @@ from omni_readmodel import __version__
 # name -> (module exposing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("omni_readmodel.migrate_command", "create or upgrade the read model's schema"),
+    "watch": ("watcher.cli", "stream Omni into the read model"),
+    "export": ("watcher.export_cli", "dump the read model as JSON lines"),
+    "serve": ("api.cli", "serve the REST API over the read model"),
     "simulate": ("simulator.cli", "run an Omni-compatible gRPC server with a generated fleet"),
+    "demo": ("omni_readmodel.demo", "simulator + watcher + API on SQLite with one command"),
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser; only the subcommand named in ``argv`` is imported (and can add its arguments).
+
+    Importing one subcommand's module must not affect another (prometheus_client, for one, reads
+    ``PROMETHEUS_MULTIPROC_DIR`` when it is first imported, which ``serve`` sets before importing it).
+    """
+    selected = next((arg for arg in argv if arg in SUBCOMMANDS), None)
     parser = argparse.ArgumentParser(
         prog="omni-readmodel",
         description="An event-sourced caching read model for Sidero Omni: watch Omni into SQL, serve REST.",
@@ -30,15 +40,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(sub)
-        sub.set_defaults(_run=module.run)
+        if name == selected:
+            module = importlib.import_module(module_name)
+            module.add_arguments(sub)
+            sub.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "DEBUG":
         logging.getLogger("alembic").setLevel(logging.WARNING)

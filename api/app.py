@@ -1,0 +1,90 @@
+"""The ASGI application: Falcon 4, one ``Endpoint`` per route table row, operational endpoints.
+
+``create_app(settings)`` builds it; ``app_from_environment()`` is the factory uvicorn workers call
+(``serve`` passes the settings to worker processes through the environment). Importing this module
+imports prometheus_client: ``serve`` imports it only after setting ``PROMETHEUS_MULTIPROC_DIR``.
+"""
+
+from __future__ import annotations
+
+import gc
+from time import perf_counter
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from api import openapi, ops, problems
+from api.database import Database, DatabaseUnavailable
+from api.metrics import STARTED, RequestMetrics
+from api.resources import Api, Endpoint
+from api.routes import API, ROUTES
+from api.settings import Settings
+
+
+class Entry:
+    """The ASGI entry point in front of Falcon: notes when the request arrived (metrics) and routes on
+    the path as sent. ASGI servers percent-decode ``path``, which would make an encoded ``%2F`` inside an
+    id (exposed services) indistinguishable from a separator; responders decode ids themselves."""
+
+    def __init__(self, app: falcon.asgi.App, metrics: RequestMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            scope[STARTED] = perf_counter()
+            raw = scope.get("raw_path")
+            if raw:
+                scope["path"] = raw.decode("latin-1")
+        await self.app(scope, receive, send)
+
+
+class ReadOnlySink:
+    """Paths under /api/v1 that match no route: 405 for write methods (the seed's write and action
+    routes), a 404 problem otherwise."""
+
+    async def __call__(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, **_: Any) -> None:
+        if req.method not in problems.READ_ONLY_METHODS + ("OPTIONS",):
+            raise problems.method_not_allowed(req.method)
+        raise problems.not_found(f"no route for {req.path}")
+
+
+async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: DatabaseUnavailable,
+                                params: dict) -> None:
+    problems.write(resp, problems.unavailable(str(ex)), req.path)
+
+
+def create_app(settings: Settings | None = None) -> Entry:
+    settings = settings or Settings()
+
+    db = Database(settings.database_url, head_ttl=settings.head_cache_seconds)
+    api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
+    metrics = RequestMetrics()
+    app = falcon.asgi.App(middleware=[metrics], cors_enable=False)
+    app.req_options.strip_url_path_trailing_slash = True
+    for route in ROUTES:
+        app.add_route(route.template, Endpoint(api, route))
+    app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
+    app.add_route("/livez", ops.Livez())
+    app.add_route("/readyz", ops.Readyz(api))
+    app.add_route("/health", ops.Health(api))
+    app.add_route("/metrics", ops.Metrics(metrics))
+    app.add_route("/openapi.json", openapi.OpenApi())
+    app.add_route("/", ops.RootRedirect())
+    app.add_route("/docs", openapi.DocsPage())
+    app.add_route("/docs/init.js", openapi.DocsInit())
+    assets = openapi.swagger_ui_path()
+    if assets is not None:
+        app.add_static_route("/docs", str(assets))
+    app.add_error_handler(Exception, problems.handle_unexpected)
+    app.add_error_handler(problems.Problem, problems.handle_problem)
+    app.add_error_handler(DatabaseUnavailable, _database_unavailable)
+    app.set_error_serializer(problems.serialize_http_error)
+    gc.freeze()  # start-up objects never die: keep them out of every collection
+    return Entry(app, metrics)
+
+
+def app_from_environment() -> Entry:
+    """The uvicorn factory (``--factory api.app:app_from_environment``)."""
+    return create_app(Settings.from_environment())

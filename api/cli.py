@@ -1,0 +1,94 @@
+"""``omni-readmodel serve``: the REST API on uvicorn (uvloop + httptools), N worker processes."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import os
+import shutil
+import sys
+import tempfile
+
+from api.settings import SETTINGS_ENV, Settings
+from models.db import SchemaError
+from omni_readmodel.options import add_database_url
+
+log = logging.getLogger(__name__)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    add_database_url(parser)
+    parser.add_argument(
+        "--trust-proxy-headers", action="store_true",
+        help="build _links and Link headers from X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix "
+             "(only behind a proxy that sets them)")
+    parser.add_argument(
+        "--allow-unauthenticated-remote", action="store_true",
+        help="allow listening beyond loopback although the API has no authentication yet: anyone who can "
+             "reach the port can read everything in the read model")
+    parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    parser.add_argument("--head-cache-ms", type=float, default=5.0,
+                        help="how long a worker reuses the head revision for ETags (default 5 ms)")
+    parser.add_argument("--page-cache-mb", type=int, default=64,
+                        help="per worker: keep assembled collection pages while the head revision does not "
+                             "move, so identical list requests skip the database (default 64; 0 disables)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        print("omni-readmodel serve: --workers must be at least 1", file=sys.stderr)
+        return 2
+    if not is_loopback(args.host) and not args.allow_unauthenticated_remote:
+        print(f"omni-readmodel serve: refusing to listen on {args.host}: the API has no authentication yet; "
+              "listen on 127.0.0.1 behind an authenticating proxy, or pass --allow-unauthenticated-remote",
+              file=sys.stderr)
+        return 2
+    settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
+                        max(0, args.page_cache_mb) << 20)
+
+    from api.database import Database
+
+    db = Database(settings.database_url)
+    try:
+        db.check_schema()
+    except SchemaError as exc:
+        print(f"omni-readmodel serve: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+
+    own_metrics_dir = None
+    if not os.environ.get(MULTIPROC_ENV):
+        own_metrics_dir = tempfile.mkdtemp(prefix="omni-readmodel-metrics-")
+        os.environ[MULTIPROC_ENV] = own_metrics_dir
+    else:  # a directory we are handed: stale files from an earlier run would be summed in
+        for name in os.listdir(os.environ[MULTIPROC_ENV]):
+            if name.endswith(".db"):
+                os.unlink(os.path.join(os.environ[MULTIPROC_ENV], name))
+    os.environ[SETTINGS_ENV] = settings.to_environment()
+    try:
+        import uvicorn
+
+        log.info("serving %s on http://%s:%d with %d worker(s)", db.where, args.host, args.port, args.workers)
+        uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, loop="uvloop", http="httptools", lifespan="off",
+                    proxy_headers=False, server_header=False, access_log=args.access_log,
+                    log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower())
+    finally:
+        if own_metrics_dir:
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
+    return 0

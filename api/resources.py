@@ -1,0 +1,255 @@
+"""One responder class for every ``/api/v1`` route: the route table row says what it reads.
+
+The request pipeline is the same for all routes: base URL, ``min_revision`` wait, revision (head or
+``at=``), strong ETag and ``If-None-Match`` (answered before any row is read), then the answer from the
+source, links spliced in with one replace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import zlib
+from typing import Any
+from urllib.parse import quote, unquote
+
+from falcon.asgi import Request, Response
+
+from api import params as qp
+from api import problems, selectors
+from api.database import Database
+from api.links import Base, base_for
+from api.problems import bad_parameter, not_found
+from api.queries import Queries
+from api.routes import Derived, KeyMap, Route, Shape
+from api.sources import HistorySource, ListQuery, LiveSource, paginate
+from models import catalog, history, projections
+
+JSON = "application/json; charset=utf-8"
+MIN_REVISION_WAIT = 2.0
+MIN_REVISION_POLL = 0.02
+PREPARED_CACHE = 256
+LINK = projections.LINK.encode()
+PATH_ID = projections.PATH_ID.encode()
+
+
+class Api:
+    """What every responder of one worker shares: the database, its statements, the live source."""
+
+    def __init__(self, db: Database, *, trust_proxy_headers: bool = False, page_cache_bytes: int = 0) -> None:
+        self.db = db
+        self.queries = Queries(db)
+        self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
+        self.trust_proxy_headers = trust_proxy_headers
+
+    def base(self, req: Request) -> Base:
+        get = req.get_header
+        if self.trust_proxy_headers:
+            return base_for(req.scheme, get("Host"), get("X-Forwarded-Proto"), get("X-Forwarded-Host"),
+                            get("X-Forwarded-Prefix"))
+        return base_for(req.scheme, get("Host"))
+
+    async def wait_for(self, revision: int) -> int:
+        """Wait (briefly) until the watcher has committed ``revision``; 503 if it does not in time."""
+        deadline = time.monotonic() + MIN_REVISION_WAIT
+        head = self.db.head(fresh=True)
+        while head < revision:
+            if time.monotonic() >= deadline:
+                raise problems.unavailable(
+                    f"the read model is at revision {head}, not yet at min_revision {revision}", retry_after=1)
+            await asyncio.sleep(MIN_REVISION_POLL)
+            head = self.db.head(fresh=True)
+        return head
+
+    def revision_at(self, point: int | Any, head: int) -> int:
+        if isinstance(point, int):
+            revision = point
+        else:
+            revision = self.db.history(lambda connection: history.revision_at(connection, point))
+        if revision > head:
+            raise bad_parameter("at", f"revision {revision} is beyond the head revision {head}")
+        return revision
+
+
+def etag_for(revision: int, req: Request, base: Base) -> str:
+    """``"<revision>-<hash of (path, query, base URL)>"``: strong (the bytes are a function of those), and
+    the same in every worker (CRC-32, not Python's per-process salted hash)."""
+    digest = zlib.crc32(f"{req.path}?{req.query_string}".encode(), base.crc)
+    return f'"{revision}-{digest:08x}"'
+
+
+def etag_matches(header: str, etag: str) -> bool:
+    """If-None-Match uses the weak comparison: ``W/`` prefixes do not matter; ``*`` matches anything."""
+    if header == etag:
+        return True
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == etag:
+            return True
+    return False
+
+
+class Endpoint:
+    """The responder of one route table row."""
+
+    def __init__(self, api: Api, route: Route) -> None:
+        self.api = api
+        self.route = route
+        self.kind = route.catalog_kind
+        self.path_links = route.key in (KeyMap.SINGLETON, KeyMap.VIA_LABEL)
+        self.is_item = route.shape is Shape.ITEM
+        # the common case (stored id = path id, nothing to check first) skips the dispatch below
+        self.plain_item = self.is_item and route.derived is None and not route.parent and route.key is KeyMap.SAME
+        self._prepared: dict[str, tuple[ListQuery, Any]] = {}
+
+    async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
+        api = self.api
+        base = api.base(req)
+        params = req.params
+        point = None
+        if params:
+            point = qp.at(params)
+            wanted = qp.min_revision(params)
+            if wanted is not None:
+                await api.wait_for(wanted)
+        if point is None:
+            # the head, re-read at most every few ms: rows read below are at least this new
+            revision, source = api.db.head(), api.live
+        else:
+            revision = api.revision_at(point, api.db.head(fresh=True))
+            source = HistorySource(api.db, revision)
+        etag = etag_for(revision, req, base)
+        header = req.get_header("If-None-Match")
+        if header is not None and etag_matches(header, etag):
+            resp.status = 304  # answered from the head revision alone: no row read
+        else:
+            if self.plain_item:
+                path_id = fields["id"]
+                path_id = unquote(path_id) if "%" in path_id else path_id
+                text = source.document(self.kind, path_id)
+                if text is None:
+                    raise not_found(f"{self.route.not_found}: {path_id!r}")
+            else:
+                ids = {name: unquote(value) if "%" in value else value for name, value in fields.items()}
+                if self.is_item:
+                    text = self.item(source, ids)
+                else:
+                    text = self.collection(source, ids, params, req, resp, base, revision)
+            resp.data = text.replace(LINK, base.json)
+            resp.content_type = JSON
+        resp.set_header("ETag", etag)
+        resp.set_header("X-Readmodel-Revision", str(revision))
+
+    on_head = on_get
+
+    async def on_post(self, req: Request, resp: Response, **fields: str) -> None:
+        raise problems.method_not_allowed(req.method)
+
+    on_put = on_patch = on_delete = on_post
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def item(self, source: Any, ids: dict[str, str]) -> bytes:
+        route, kind = self.route, self.kind
+        path_id = ids.get("id", "")
+        if route.derived is not None:
+            return self.derived_item(source, ids)
+        if route.parent and not source.exists(catalog.by_name(route.parent), path_id):
+            raise not_found(f"{route.parent} {path_id!r} not found")
+        if route.key is KeyMap.SAME:
+            document = source.document(kind, path_id)
+        elif route.key is KeyMap.SUFFIX:
+            document = source.document(kind, path_id + route.key_arg)
+        elif route.key is KeyMap.SINGLETON:
+            document = source.document(kind, kind.singleton_id or "")
+        elif route.key is KeyMap.VIA_LABEL:
+            via = catalog.by_name(route.via)
+            if not source.exists(via, path_id):
+                raise not_found(f"{route.via} {path_id!r} not found")
+            # ids are `<cluster>-<unix seconds>`: the id says the cluster when the label is missing.
+            target = source.label(via, path_id, route.key_arg) or path_id.rpartition("-")[0]
+            document = source.document(kind, target)
+        else:  # NEWEST_WITH_LABEL
+            document = source.newest_with_label(kind, route.key_arg, path_id)
+        if document is None:
+            raise not_found(f"{route.not_found}: {path_id!r}")
+        if self.path_links:
+            document = document.replace(PATH_ID, quote(path_id, safe="").encode())
+        return document
+
+    def derived_item(self, source: Any, ids: dict[str, str]) -> bytes:
+        derived, path_id = self.route.derived, ids.get("id", "")
+        if derived is Derived.LIVE_ONLY:
+            if not source.exists(catalog.by_name(self.route.parent), path_id):
+                raise not_found(f"{self.route.parent} {path_id!r} not found")
+            raise problems.not_implemented(
+                "kubeconfigs are not stored in the read model; the live pass-through to Omni is not enabled")
+        if derived is Derived.KUBERNETES_NODE:
+            for name, document in self.kubernetes_nodes(source, path_id):
+                if name == ids["node"]:
+                    return document.encode()
+            raise not_found(f"kubernetes node {ids['node']!r} not found in cluster {path_id!r}")
+        schematics = source.schematics(path_id)
+        if not schematics:
+            raise not_found(f"no machine uses schematic {path_id!r}")
+        return projections.schematic(schematics[0].id, schematics[0].machines, schematics[0].spec).encode()
+
+    def kubernetes_nodes(self, source: Any, cluster: str) -> list[tuple[str, str]]:
+        resource = source.resource(self.kind, cluster)
+        if resource is None:
+            raise not_found(f"cluster kubernetes nodes not found: {cluster!r}")
+        return projections.kubernetes_nodes(resource)
+
+    # -- collections ---------------------------------------------------------------------------
+
+    def list_query(self, params: dict[str, Any]) -> ListQuery:
+        filters = []
+        for f in self.route.filters:
+            value = qp.filter_value(params, f.param)
+            if value is not None:
+                filters.append((f, value))
+        sort = qp.sort(params)
+        if self.route.derived is not None and sort.lstrip("-") != "id":
+            raise bad_parameter("sort", "this collection can only be sorted by id or -id")
+        return ListQuery(tuple(filters), qp.selector(params), sort, qp.cursor(params, sort), qp.limit(params))
+
+    def prepared(self, source: Any, query_string: str, params: dict[str, Any]) -> tuple[ListQuery, Any]:
+        """The parsed query and, for the live source, its plan; memoised per query string."""
+        live = source is self.api.live and self.route.derived is None
+        cached = self._prepared.get(query_string) if live else None
+        if cached is None:
+            query = self.list_query(params)
+            cached = (query, source.plan(self.kind, query) if live else None)
+            if live:
+                if len(self._prepared) >= PREPARED_CACHE:
+                    self._prepared.clear()
+                self._prepared[query_string] = cached
+        return cached
+
+    def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request, resp: Response,
+                   base: Base, revision: int) -> bytes:
+        query, plan = self.prepared(source, req.query_string, params)
+        derived = self.route.derived
+        if derived is None:
+            page = source.collection(self.kind, query, revision, plan)
+        elif derived is Derived.KUBERNETES_NODES:
+            nodes = [(None, pair) for pair in self.kubernetes_nodes(source, ids["id"])]
+            if query.requirements:  # nodes carry no labels
+                nodes = [pair for pair in nodes if _matches_no_labels(query)]
+            page = paginate(nodes, query, lambda node: node[1].encode())
+        else:  # SCHEMATICS
+            documents = [(None, (s.id, projections.schematic(s.id, s.machines, s.spec)))
+                         for s in source.schematics(None)]
+            if query.requirements:
+                documents = [pair for pair in documents if _matches_no_labels(query)]
+            page = paginate(documents, query, lambda schematic: schematic[1].encode())
+        resp.set_header("X-Total-Count", str(page.total))
+        if page.next_cursor is not None:
+            kept = "&".join(p for p in req.query_string.split("&") if p and not p.startswith("cursor="))
+            resp.set_header("Link", f'<{base.url}{req.path}?{kept}{"&" if kept else ""}cursor='
+                                    f'{page.next_cursor.encode()}>; rel="next"')
+        return page.body
+
+
+def _matches_no_labels(query: ListQuery) -> bool:
+    return selectors.matches(query.requirements, {})

@@ -1,0 +1,112 @@
+"""``omni-readmodel demo``: simulator, watcher and API on one SQLite file, with one command.
+
+The three run as child processes, exactly as they would be deployed (the watcher talks to the
+simulator over a real gRPC socket with a freshly made service account; the API reads the file the
+watcher writes). Ctrl-C stops all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+from models.db import create_engine
+from models.migrate import upgrade
+
+from .options import add_database_url
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_database_url(parser)
+    parser.add_argument("--port", type=int, default=8080, help="API port on 127.0.0.1 (default 8080)")
+    parser.add_argument("--clusters", type=int, default=10, help="simulated clusters (default 10)")
+    parser.add_argument("--machines", type=int, default=200, help="simulated machines (default 200)")
+    parser.add_argument("--churn", type=float, default=5.0, help="simulated changes per second (default 5)")
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "omni_readmodel", *args]
+
+
+def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for child in children:
+            if child.poll() is not None:
+                raise RuntimeError(f"{child.args[3]} exited with status {child.returncode}")
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        time.sleep(0.5)
+    raise RuntimeError(f"the read model did not become ready within {timeout:.0f} s ({url})")
+
+
+def run(args: argparse.Namespace) -> int:
+    # Imported here: the CLI's --help must not pay for the crypto and gRPC imports.
+    from watcher.auth import new_service_account
+
+    engine = create_engine(args.database_url)
+    upgrade(engine)
+    engine.dispose()
+
+    key_value, public_key = new_service_account("omni-readmodel-demo", ttl=timedelta(days=1))
+    workdir = Path(tempfile.mkdtemp(prefix="omni-readmodel-demo-"))
+    public_key_file = workdir / "service-account.pub.asc"
+    public_key_file.write_text(public_key)
+
+    grpc_port = _free_port()
+    env = {**os.environ, "OMNI_ENDPOINT": f"grpc://127.0.0.1:{grpc_port}", "OMNI_SERVICE_ACCOUNT_KEY": key_value}
+    children: list[subprocess.Popen] = []
+    try:
+        simulator = subprocess.Popen(_command(
+            "simulate", "--listen", f"127.0.0.1:{grpc_port}", "--clusters", str(args.clusters),
+            "--machines", str(args.machines), "--churn", str(args.churn), "--seed", str(args.seed),
+            "--service-account-public-key", str(public_key_file),
+        ), env=env, stdout=subprocess.PIPE, text=True)
+        children.append(simulator)
+        print(simulator.stdout.readline().strip() or "the simulator did not start", flush=True)
+        # keep draining its stdout so it can never block on a full pipe
+        threading.Thread(target=simulator.stdout.read, daemon=True).start()
+        children.append(subprocess.Popen(_command("watch", "--database-url", args.database_url), env=env))
+        children.append(subprocess.Popen(_command(
+            "serve", "--host", "127.0.0.1", "--port", str(args.port), "--database-url", args.database_url,
+        ), env=env))
+        base = f"http://127.0.0.1:{args.port}"
+        _wait_ready(f"{base}/readyz", children)
+        print(f"\nomni-readmodel demo is ready: open {base}/docs  (API root {base}/api/v1/clusters)", flush=True)
+        print("Ctrl-C stops the simulator, the watcher and the API.", flush=True)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        failed = [child for child in children if child.returncode not in (None, 0)]
+        return 1 if failed else 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()

@@ -1,0 +1,144 @@
+"""``omni-readmodel watch``: stream Omni into the read model (the only writer).
+
+Exit codes: 0 stopped on SIGTERM/SIGINT (the open batch committed); 1 a runtime failure (fenced by a
+newer writer, lost the writer lock, database unusable); 2 a configuration problem (unmigrated or newer
+schema, missing key, bad endpoint, unknown kind, another watcher already writing to the SQLite file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from models import catalog, migrate
+from models.catalog import Delivery, Kind
+from models.db import SchemaError, create_engine, redacted
+from omni_readmodel.options import add_database_url, add_endpoint
+from watcher import metrics
+from watcher.auth import ServiceAccountKey, ServiceAccountKeyError
+from watcher.backoff import BackoffPolicy
+from watcher.decode import ZstdDictionary
+from watcher.documents import load_projections
+from watcher.endpoint import EndpointError, open_aio_channel, parse_endpoint
+from watcher.progress import configure_logging
+from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
+
+log = logging.getLogger("watcher")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_endpoint(parser)
+    add_database_url(parser)
+    parser.add_argument("--ca-file", type=Path, help="PEM CA bundle for an https:// endpoint (default: system roots)")
+    parser.add_argument("--insecure-no-auth", action="store_true",
+                        help="do not sign calls (an Omni with authentication disabled, or a local simulator); "
+                        "without it OMNI_SERVICE_ACCOUNT_KEY is required")
+    parser.add_argument("--kinds", action="append", metavar="KIND[,KIND...]",
+                        help="only these kinds: catalog names (Machine) or type strings "
+                        "(Machines.omni.sidero.dev); repeatable; default: every watched and polled kind")
+    parser.add_argument("--migrate", action="store_true",
+                        help="run the schema migrations first (otherwise an unmigrated database is an error)")
+    parser.add_argument("--metrics-port", type=int, metavar="PORT",
+                        help="serve Prometheus metrics on this port (default: off)")
+    parser.add_argument("--poll-interval", type=float, default=60.0, metavar="SECONDS",
+                        help="how often polled kinds (EtcdBackups) are listed (default 60)")
+    parser.add_argument("--zstd-dictionary", type=Path, metavar="FILE",
+                        help="Omni's zstd dictionary, to decode compressed_* spec fields directly (needs the "
+                        "'zstandard' package); without it their text is taken from yaml_spec")
+    tuning = parser.add_argument_group("tuning")
+    tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
+    tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
+                        help="max wait after the first queued item before committing (default 20)")
+    tuning.add_argument("--backoff-initial", type=float, default=0.5, metavar="SECONDS",
+                        help="first reconnect delay; doubles per failure (with jitter)")
+    tuning.add_argument("--backoff-max", type=float, default=30.0, metavar="SECONDS", help="reconnect delay cap")
+
+
+def select_kinds(names: list[str] | None) -> list[Kind]:
+    """The kinds to follow: every WATCH and POLL kind, or those named (by name or type string)."""
+    followed = [kind for kind in catalog.KINDS if kind.delivery in (Delivery.WATCH, Delivery.POLL)]
+    if not names:
+        return followed
+    wanted: list[Kind] = []
+    for name in (n.strip() for value in names for n in value.split(",")):
+        if not name:
+            continue
+        kind = next((k for k in catalog.KINDS if name in (k.name, k.type)), None)
+        if kind is None:
+            raise ValueError(f"unknown kind {name!r}: use a catalog name (e.g. Machine) or type string")
+        if kind not in followed:
+            raise ValueError(f"kind {kind.name} is not readable through the State API ({kind.note or 'live only'})")
+        if kind not in wanted:
+            wanted.append(kind)
+    clusters = catalog.by_name("Cluster")
+    if any(k.delivery is Delivery.POLL for k in wanted) and clusters not in wanted:
+        wanted.append(clusters)  # polled kinds are listed per cluster, from the Clusters this watcher follows
+    return wanted
+
+
+def _fail(message: str) -> int:
+    print(f"omni-readmodel watch: {message}", file=sys.stderr)
+    return EXIT_CONFIG
+
+
+def run(args: argparse.Namespace) -> int:
+    tty = configure_logging()
+    try:
+        endpoint = parse_endpoint(args.endpoint)
+        kinds = select_kinds(args.kinds)
+        key = None if args.insecure_no_auth else ServiceAccountKey.from_env()
+        zstd = ZstdDictionary(args.zstd_dictionary) if args.zstd_dictionary else None
+    except (EndpointError, ValueError, ServiceAccountKeyError, RuntimeError, OSError) as exc:
+        return _fail(str(exc))
+
+    engine = create_engine(args.database_url)
+    where = redacted(engine.url)
+    try:
+        if not args.migrate:
+            migrate.check_schema(engine)  # fail fast, before waiting for the writer lock
+    except SchemaError as exc:
+        engine.dispose()
+        return _fail(f"{where}: {exc}")
+    except Exception as exc:  # cannot connect: say where, never with the password
+        engine.dispose()
+        print(f"omni-readmodel watch: cannot open {where}: {type(exc).__name__}", file=sys.stderr)
+        return EXIT_FAILED
+
+    def before_start() -> None:
+        # Under the writer lock: two watchers started with --migrate never migrate at once.
+        if args.migrate:
+            migrate.upgrade(engine)
+        migrate.check_schema(engine)
+
+    if args.metrics_port:
+        try:
+            metrics.serve(args.metrics_port)
+        except OSError as exc:
+            engine.dispose()
+            return _fail(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror or exc}")
+    config = WatchConfig(
+        kinds=kinds,
+        batch_items=args.batch_size,
+        batch_latency=args.batch_latency_ms / 1000.0,
+        poll_interval=args.poll_interval,
+        backoff=BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max),
+        zstd=zstd,
+        tty=tty,
+    )
+    watcher = Watcher(engine, lambda: open_aio_channel(endpoint, key, args.ca_file), config, load_projections(),
+                      before_start)
+    previous = {sig: signal.signal(sig, lambda *_: watcher.stop()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    log.info("watching %d kinds from %s into %s", len(kinds), endpoint, where,
+             extra={"fields": {"endpoint": str(endpoint), "database": where, "kinds": len(kinds),
+                               "signed": key is not None}})
+    try:
+        return watcher.run()
+    except SchemaError as exc:
+        return _fail(f"{where}: {exc}")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        engine.dispose()

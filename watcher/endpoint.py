@@ -1,0 +1,90 @@
+"""Omni endpoint URLs with omnictl's semantics, and the gRPC channel the watcher talks through.
+
+``https://host[:port]`` is TLS (port 443 by default) with the system roots or a given CA bundle;
+``http://`` and ``grpc://`` are plaintext HTTP/2 (h2c, port 80 by default). The path is ignored.
+omni-wire.md §3.2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import grpc
+import grpc.aio
+
+from watcher.auth import ServiceAccountKey, SigningInterceptor, aio_signing_interceptors
+
+MAX_MESSAGE_BYTES = 32 << 20  # Omni's GRPCMaxMessageSize; grpcio's default is only 4 MiB
+KEEPALIVE_MS = 60_000
+
+
+class EndpointError(ValueError):
+    """The endpoint is not a usable URL; the message says what was expected."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    tls: bool
+
+    @property
+    def target(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{'https' if self.tls else 'grpc'}://{self.target}"
+
+
+def parse_endpoint(url: str | None) -> Endpoint:
+    """Parse ``OMNI_ENDPOINT``. Unlike Go's url.Parse, a missing scheme is an error, not plaintext."""
+    if not url:
+        raise EndpointError("no Omni endpoint: pass --endpoint or set OMNI_ENDPOINT (e.g. https://omni.example.com)")
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        raise EndpointError(f"endpoint {url!r} is not a URL with a scheme, e.g. https://omni.example.com:443")
+    try:
+        port = parts.port
+    except ValueError:
+        raise EndpointError(f"endpoint {url!r} has an invalid port") from None
+    host = parts.hostname
+    if not host:
+        raise EndpointError(f"endpoint {url!r} has no host")
+    tls = parts.scheme.lower() == "https"
+    return Endpoint(host, port or (443 if tls else 80), tls)
+
+
+def channel_options() -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.keepalive_time_ms", KEEPALIVE_MS),
+    ]
+
+
+def _credentials(ca_file: Path | None) -> grpc.ChannelCredentials:
+    return grpc.ssl_channel_credentials(Path(ca_file).read_bytes() if ca_file else None)
+
+
+def open_channel(endpoint: Endpoint, key: ServiceAccountKey | None, ca_file: Path | None = None) -> grpc.Channel:
+    """A blocking channel on which every call is signed with ``key`` (unsigned when ``key`` is None)."""
+    if endpoint.tls:
+        channel = grpc.secure_channel(endpoint.target, _credentials(ca_file), channel_options())
+    else:
+        channel = grpc.insecure_channel(endpoint.target, channel_options())
+    if key is not None:
+        channel = grpc.intercept_channel(channel, SigningInterceptor(key))
+    return channel
+
+
+def open_aio_channel(endpoint: Endpoint, key: ServiceAccountKey | None,
+                     ca_file: Path | None = None) -> grpc.aio.Channel:
+    """The asyncio channel the watcher's streams share; create it on the loop that will use it."""
+    interceptors = aio_signing_interceptors(key) if key is not None else None
+    if endpoint.tls:
+        return grpc.aio.secure_channel(endpoint.target, _credentials(ca_file), channel_options(),
+                                       interceptors=interceptors)
+    return grpc.aio.insecure_channel(endpoint.target, channel_options(), interceptors=interceptors)

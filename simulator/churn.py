@@ -6,8 +6,10 @@ and readiness flaps, label edits, config patch changes, etcd backups, Talos and 
 machines registering and leaving, clusters scaled, created and destroyed. Weights pull the fleet back
 toward its initial size and allocation ratio. Driven step-wise (``step``/``apply_n``) it is
 deterministic for a seed, given a deterministic store clock (timestamps, and the ids Omni derives from
-them such as ``<cluster>-<unix seconds>`` backups, come from the clock); :meth:`run` paces it at a rate
-in events per second.
+them such as ``<cluster>-<unix seconds>`` backups, come from the clock); each step commits all its
+events at once. :meth:`run` commits events at a rate in events per second, evenly: a step's events are
+decided at once but committed one by one as a token bucket allows (as Omni's controllers spread a
+cluster teardown over time), each stamped at its actual commit.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from models import catalog
 from simulator import builders, compression, metrics, sync, topology
 from simulator import fleet as fleetgen
 from simulator.builders import Draft, K
+from simulator.pacing import PacedStore
 from simulator.store import Store
 from simulator.topology import Cluster, Fleet, Machine
 from watcher.wire import specs_pb2 as specs
@@ -71,7 +74,7 @@ class Churn:
     """The change generator. All calls must happen on the thread that owns the store."""
 
     def __init__(self, store: Store, fleet: Fleet, seed: int | None = None) -> None:
-        self.store = store
+        self.store = PacedStore(store)  # writes straight through unless run() holds them
         self.fleet = fleet
         self.rng = random.Random(f"{fleet.seed if seed is None else seed}:churn")
         self.target_machines = max(1, len(fleet.machines))
@@ -152,27 +155,49 @@ class Churn:
         self._since_metrics = 0
         metrics.refresh(self.store)
 
-    async def run(self, rate: Callable[[], float], tick: float = 0.01) -> None:
-        """Produce about ``rate()`` events per second until cancelled (rate 0 pauses)."""
-        started = time.monotonic()
-        produced = 0.0
-        last_metrics = started
-        while True:
-            await asyncio.sleep(tick)
-            now = time.monotonic()
-            per_second = rate()
-            if per_second <= 0:
-                started, produced = now, 0.0
-                continue
-            due = (now - started) * per_second
-            if due - produced > per_second:  # fell behind by more than a second: don't try to catch up
-                produced = due - per_second
-            deadline = time.monotonic() + 0.05  # keep the loop responsive for the streams
-            while produced < due and time.monotonic() < deadline:
-                produced += self.step()
-            if now - last_metrics >= 1.0:
-                last_metrics = now
-                self.refresh_metrics()
+    async def run(self, rate: Callable[[], float], burst: float = 0.01) -> None:
+        """Commit about ``rate()`` events per second, evenly, until cancelled (rate 0 pauses).
+
+        A token bucket (holding at most ``burst`` seconds of events, at least one) releases the queued
+        events of the current step one by one; the next step is decided when the queue is empty. Pausing
+        or stopping commits the rest of the current step at once, so a paused fleet is at a step
+        boundary. When the loop cannot keep up, the rate drops rather than bursting to catch up."""
+        view = self.store
+        tokens = 0.0
+        last = last_metrics = time.monotonic()
+        try:
+            while True:
+                per_second = rate()
+                now = time.monotonic()
+                if per_second <= 0:
+                    view.flush()
+                    tokens, last = 0.0, now
+                    await asyncio.sleep(0.01)
+                    continue
+                tokens = min(max(1.0, per_second * burst), tokens + (now - last) * per_second)
+                last = now
+                idle = 0
+                while tokens >= 1 and idle < 1000:
+                    if not view.pending:
+                        if now - last_metrics >= 1.0:
+                            last_metrics = now
+                            self._held(self.refresh_metrics)
+                        else:
+                            self._held(self.step)
+                        if not view.pending:
+                            idle += 1
+                            continue
+                    tokens -= view.release(1)
+                await asyncio.sleep(min(0.05, max(0.001, (1 - tokens) / per_second)))
+        finally:
+            view.flush()
+
+    def _held(self, action: Callable[[], object]) -> None:
+        self.store.hold = True
+        try:
+            action()
+        finally:
+            self.store.hold = False
 
     # -- helpers -------------------------------------------------------------------------------------
 

@@ -62,6 +62,7 @@ class Database:
         else:
             raise SchemaError(f"unsupported database {self.backend!r}: use SQLite or PostgreSQL")
         self._connection: Any = None
+        self._executor_: Any = None  # see _executor
         self._head_ttl = head_ttl
         self._head = 0
         self._head_read_at = float("-inf")
@@ -96,7 +97,7 @@ class Database:
 
     def close(self) -> None:
         self.dispose_history_engine()
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._executor_ = self._connection, None, None
         if connection is not None:
             try:
                 connection.close()
@@ -150,10 +151,19 @@ class Database:
         # only the values SQLAlchemy bound itself; request parameters always arrive with the call
         return Statement(compiled.string, {k: v for k, v in compiled.params.items() if v is not None})
 
+    def _executor(self) -> Any:
+        """What runs statements: the connection itself on SQLite (each ``execute`` gets a fresh cursor, which
+        is cheap there and releases the read snapshot as soon as it is dropped), one reused cursor on
+        PostgreSQL (psycopg cursors are costly to create; a fetched result holds no server state)."""
+        if self._executor_ is None:
+            connection = self.connection()
+            self._executor_ = connection if self.backend == "sqlite" else connection.cursor()
+        return self._executor_
+
     def one(self, statement: Statement, params: Mapping[str, Any]) -> Sequence[Any] | None:
         bound = {**statement.defaults, **params} if statement.defaults else params
         try:
-            return (self._connection or self.connection()).execute(statement.sql, bound).fetchone()
+            return (self._executor_ or self._executor()).execute(statement.sql, bound).fetchone()
         except DRIVER_ERRORS as exc:
             self.close()
             raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
@@ -161,7 +171,7 @@ class Database:
     def all(self, statement: Statement, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         bound = {**statement.defaults, **params} if statement.defaults else params
         try:
-            return (self._connection or self.connection()).execute(statement.sql, bound).fetchall()
+            return (self._executor_ or self._executor()).execute(statement.sql, bound).fetchall()
         except DRIVER_ERRORS as exc:
             self.close()
             raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc

@@ -19,13 +19,13 @@ from collections.abc import Callable, Iterable
 from google.protobuf.message import Message
 
 from simulator.errors import Abort
-from simulator.resource import RUNNING, TEARING_DOWN, Res
-from simulator.store import Store
+from simulator.resource import RUNNING, Res
+from simulator.store import Store, Teardown
 
 _GONE = None  # an overlay entry for a resource destroyed by a queued write
 
 
-class PacedStore:
+class PacedStore(Teardown):
     """The subset of :class:`Store`'s API the churn uses, with queued (held) writes."""
 
     def __init__(self, store: Store) -> None:
@@ -139,22 +139,6 @@ class PacedStore:
                         f"resource {type_}({namespace}/{id_}) has pending finalizers {list(res.finalizers)}")
         self._queue("destroy", res)
         return res
-
-    def teardown(self, namespace: str, type_: str, id_: str) -> Res:
-        res = self.get(namespace, type_, id_)
-        if res is None:
-            raise Abort("NOT_FOUND", f"resource {type_}({namespace}/{id_}) doesn't exist")
-        return self.update(res, phase=TEARING_DOWN)
-
-    def remove(self, namespace: str, type_: str, id_: str) -> bool:
-        res = self.get(namespace, type_, id_)
-        if res is None:
-            return False
-        res = self.update(res, phase=TEARING_DOWN)
-        while res.finalizers:
-            res = self.update(res, finalizers=res.finalizers[1:])
-        self.destroy(namespace, type_, id_)
-        return True
 
     # -- releasing -------------------------------------------------------------------------------
 

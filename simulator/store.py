@@ -99,7 +99,28 @@ class Collection:
         self.evicted_pos = position
 
 
-class Store:
+class Teardown:
+    """Deletion the way Omni's controllers do it, on top of a store's get/update/destroy."""
+
+    def teardown(self, namespace: str, type_: str, id_: str) -> Res:
+        res = self.get(namespace, type_, id_)
+        if res is None:
+            raise Abort("NOT_FOUND", f"resource {type_}({namespace}/{id_}) doesn't exist")
+        return self.update(res, phase=TEARING_DOWN)
+
+    def remove(self, namespace: str, type_: str, id_: str) -> bool:
+        """Phase tearingDown, finalizers dropped one by one, then DESTROYED. False if absent."""
+        res = self.get(namespace, type_, id_)
+        if res is None:
+            return False
+        res = self.update(res, phase=TEARING_DOWN)
+        while res.finalizers:
+            res = self.update(res, finalizers=res.finalizers[1:])
+        self.destroy(namespace, type_, id_)
+        return True
+
+
+class Store(Teardown):
     """The simulator's whole state."""
 
     def __init__(self, *, history: int = DEFAULT_HISTORY, clock: Callable[[], int] = time.time_ns,
@@ -239,23 +260,6 @@ class Store:
         res.supersede()
         self._commit(coll, wire.DESTROYED, res, None)
         return res
-
-    def teardown(self, namespace: str, type_: str, id_: str) -> Res:
-        res = self.get(namespace, type_, id_)
-        if res is None:
-            raise Abort("NOT_FOUND", f"resource {type_}({namespace}/{id_}) doesn't exist")
-        return self.update(res, phase=TEARING_DOWN)
-
-    def remove(self, namespace: str, type_: str, id_: str) -> bool:
-        """Delete the way controllers do: phase tearingDown, finalizers dropped one by one, DESTROYED."""
-        res = self.get(namespace, type_, id_)
-        if res is None:
-            return False
-        res = self.update(res, phase=TEARING_DOWN)
-        while res.finalizers:
-            res = self.update(res, finalizers=res.finalizers[1:])
-        self.destroy(namespace, type_, id_)
-        return True
 
     # -- watch streams and faults ----------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 
 from simulator.errors import Abort
 from simulator.resource import RUNNING, Res
-from simulator.store import Store, Teardown
+from simulator.store import Store, Teardown, successor
 
 _GONE = None  # an overlay entry for a resource destroyed by a queued write
 
@@ -98,21 +98,10 @@ class PacedStore(Teardown):
                                      finalizers=finalizers, owner=owner, yaml=yaml, force=force)
         if self.get(old.namespace, old.type, old.id) is not old:
             raise Abort("FAILED_PRECONDITION", f"resource {old.type}({old.namespace}/{old.id}) changed")
-        new_spec = old.spec if spec is None else spec
-        new_labels = old.labels if labels is None else labels
-        new_annotations = old.annotations if annotations is None else annotations
-        new_phase = old.phase if phase is None else phase
-        new_finalizers = old.finalizers if finalizers is None else tuple(finalizers)
-        new_owner = old.owner if owner is None else owner
-        if not force and (new_spec == old.spec and new_labels == old.labels and new_phase == old.phase
-                          and new_annotations == old.annotations and new_finalizers == old.finalizers
-                          and new_owner == old.owner and yaml is None):
+        res = successor(old, self.clock, spec=spec, labels=labels, annotations=annotations, phase=phase,
+                        finalizers=finalizers, owner=owner, yaml=yaml, force=force)
+        if res is None:
             return old
-        version = None if old.version is None else old.version + 1
-        res = Res(old.namespace, old.type, old.id, version, new_spec, owner=new_owner, phase=new_phase,
-                  created=old.created, updated=self.clock(), finalizers=new_finalizers,
-                  labels=dict(new_labels), annotations=dict(new_annotations),
-                  yaml=old.yaml if yaml is None else yaml)
         self._queue("update", res)
         return res
 

@@ -99,6 +99,29 @@ class Collection:
         self.evicted_pos = position
 
 
+def successor(old: Res, clock: Callable[[], int], *, spec: Message | bytes | None = None,
+              labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
+              phase: str | None = None, finalizers: Iterable[str] | None = None, owner: str | None = None,
+              yaml: str | None = None, force: bool = False) -> Res | None:
+    """The next version of ``old`` with the given values changed; None when nothing changes (unless
+    ``force``), as COSI's Modify does not write a no-op update."""
+    new_spec = old.spec if spec is None else spec
+    new_labels = old.labels if labels is None else labels
+    new_annotations = old.annotations if annotations is None else annotations
+    new_phase = old.phase if phase is None else phase
+    new_finalizers = old.finalizers if finalizers is None else tuple(finalizers)
+    new_owner = old.owner if owner is None else owner
+    if not force and (new_spec == old.spec and new_labels == old.labels and new_phase == old.phase
+                      and new_annotations == old.annotations and new_finalizers == old.finalizers
+                      and new_owner == old.owner and yaml is None):
+        return None
+    version = None if old.version is None else old.version + 1
+    return Res(old.namespace, old.type, old.id, version, new_spec, owner=new_owner, phase=new_phase,
+               created=old.created, updated=clock(), finalizers=new_finalizers,
+               labels=dict(new_labels), annotations=dict(new_annotations),
+               yaml=old.yaml if yaml is None else yaml)
+
+
 class Teardown:
     """Deletion the way Omni's controllers do it, on top of a store's get/update/destroy."""
 
@@ -214,21 +237,10 @@ class Store(Teardown):
         coll = self.collection(old.namespace, old.type)
         if coll.items.get(old.id) is not old:
             raise Abort("FAILED_PRECONDITION", f"resource {old.type}({old.namespace}/{old.id}) changed")
-        new_spec = old.spec if spec is None else spec
-        new_labels = old.labels if labels is None else labels
-        new_annotations = old.annotations if annotations is None else annotations
-        new_phase = old.phase if phase is None else phase
-        new_finalizers = old.finalizers if finalizers is None else tuple(finalizers)
-        new_owner = old.owner if owner is None else owner
-        if not force and (new_spec == old.spec and new_labels == old.labels and new_phase == old.phase
-                          and new_annotations == old.annotations and new_finalizers == old.finalizers
-                          and new_owner == old.owner and yaml is None):
+        res = successor(old, self.clock, spec=spec, labels=labels, annotations=annotations, phase=phase,
+                        finalizers=finalizers, owner=owner, yaml=yaml, force=force)
+        if res is None:
             return old
-        version = None if old.version is None else old.version + 1
-        res = Res(old.namespace, old.type, old.id, version, new_spec, owner=new_owner, phase=new_phase,
-                  created=old.created, updated=self.clock(), finalizers=new_finalizers,
-                  labels=dict(new_labels), annotations=dict(new_annotations),
-                  yaml=old.yaml if yaml is None else yaml)
         coll.items[old.id] = res
         old.supersede()
         self._commit(coll, wire.UPDATED, res, old)

@@ -123,6 +123,16 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers."""
@@ -149,10 +159,5 @@ def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[s
             time.sleep(0.05)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
         output.close()

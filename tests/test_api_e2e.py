@@ -23,7 +23,7 @@ from models import catalog, migrate, projections
 from models.db import create_engine
 from models.resource import StoredResource
 from omni_readmodel import cli as omni_cli
-from tests.api_support import ROOT, serve
+from tests.api_support import ROOT, serve, stop
 from tests.simulator_fixtures import SimulatorProcess
 
 C = catalog.LABEL_CLUSTER
@@ -107,12 +107,7 @@ def pipeline(db_url: str, tmp_path: Path) -> Iterator[Pipeline]:
             wait_until(ready, "/readyz")
             yield pipe
     finally:
-        watcher.terminate()
-        try:
-            watcher.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            watcher.kill()
-            watcher.wait()
+        stop(watcher, timeout=30)
         simulator.terminate()
         log.close()
 

@@ -12,7 +12,7 @@ import tempfile
 
 from api.settings import SETTINGS_ENV, Settings
 from models.db import SchemaError
-from omni_readmodel.options import add_database_url
+from models.options import add_database_url
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"

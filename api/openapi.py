@@ -16,7 +16,7 @@ from typing import Any
 import falcon
 from falcon.asgi import Request, Response
 
-import omni_readmodel
+import models
 from api.params import MAX_LIMIT, SORTS
 from api.routes import API, ROUTES, Derived, Route, Shape
 from models import projections
@@ -196,7 +196,7 @@ def build() -> dict[str, Any]:
     }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "omni-readmodel REST API", "version": omni_readmodel.__version__,
+        "info": {"title": "omni-readmodel REST API", "version": models.__version__,
                  "description": "Read-only REST API over the Omni read model; seed-compatible paths and fields "
                                 f"under {API}. Write methods answer 405."},
         "paths": paths,

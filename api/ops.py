@@ -10,7 +10,7 @@ from typing import Any
 import falcon
 from falcon.asgi import Request, Response
 
-import omni_readmodel
+import models
 from api import metrics
 from api.database import DatabaseUnavailable
 from api.resources import JSON, Api
@@ -121,7 +121,7 @@ class Health:
         body = {
             "status": status,
             "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "version": omni_readmodel.__version__,
+            "version": models.__version__,
             "omni": omni,
         }
         if watcher:

@@ -14,7 +14,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from watcher.auth import new_service_account
+from omni_client.signing import new_service_account
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -27,9 +27,9 @@ import grpc
 from bench import Result
 from bench._watcher import Simulator, Watcher
 from models.catalog import KINDS, Delivery
-from watcher.auth import ServiceAccountKey, SigningInterceptor
-from watcher.endpoint import channel_options
-from watcher.wire import state_pb2, state_pb2_grpc
+from omni_client.endpoint import channel_options
+from omni_client.signing import ServiceAccountKey, SigningInterceptor
+from omni_client.wire import state_pb2, state_pb2_grpc
 
 MACHINES = int(os.environ.get("BENCH_CHURN_MACHINES", "2000"))
 RATE = float(os.environ.get("BENCH_CHURN_RATE", "500"))

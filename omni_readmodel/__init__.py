@@ -1,3 +1,5 @@
 """omni-readmodel: an event-sourced caching read model for Sidero Omni (the command-line entry point)."""
 
-__version__ = "0.1.0"
+from models import __version__
+
+__all__ = ["__version__"]

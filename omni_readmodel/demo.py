@@ -24,8 +24,7 @@ from pathlib import Path
 
 from models.db import create_engine
 from models.migrate import upgrade
-
-from .options import add_database_url
+from models.options import add_database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +62,7 @@ def _wait_ready(url: str, children: list[subprocess.Popen], timeout: float = 120
 
 def run(args: argparse.Namespace) -> int:
     # Imported here: the CLI's --help must not pay for the crypto and gRPC imports.
-    from watcher.auth import new_service_account
+    from omni_client.signing import new_service_account
 
     engine = create_engine(args.database_url)
     upgrade(engine)

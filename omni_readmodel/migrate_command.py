@@ -6,8 +6,7 @@ import argparse
 
 from models import migrate
 from models.db import create_engine, redacted
-
-from .options import add_database_url
+from models.options import add_database_url
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

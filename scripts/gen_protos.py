@@ -1,10 +1,10 @@
-"""Regenerate the Python code for watcher/wire/*.proto.
+"""Regenerate the Python code for omni_client/wire/*.proto.
 
 Usage: python scripts/gen_protos.py [--out DIR]
 
 The import root is the repository root, so generated modules import each other as
-``from watcher.wire import resource_pb2``. With ``--out DIR`` the code is written under
-DIR/watcher/wire/ instead of into the tree (the staleness test uses this).
+``from omni_client.wire import resource_pb2``. With ``--out DIR`` the code is written under
+DIR/omni_client/wire/ instead of into the tree (the staleness test uses this).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-PROTO_DIR = Path("watcher") / "wire"
+PROTO_DIR = Path("omni_client") / "wire"
 
 
 def proto_files() -> list[str]:

@@ -19,14 +19,14 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from watcher.auth import (
+from omni_client.openpgp import OpenPGPError, PublicKey, load_public_key
+from omni_client.signing import (
     INCLUDED_HEADERS,
     PAYLOAD_HEADER,
     SIGNATURE_HEADER,
     SIGNATURE_SCHEME,
     TIMESTAMP_HEADER,
 )
-from watcher.openpgp import OpenPGPError, PublicKey, load_public_key
 
 __all__ = [
     "AioSignatureInterceptor",

@@ -25,11 +25,11 @@ from models.catalog import (
     LABEL_ROLE_CONTROLPLANE,
     LABEL_ROLE_WORKER,
 )
+from omni_client.wire import meta_pb2
+from omni_client.wire import specs_pb2 as specs
 from simulator import compression, topology
 from simulator.resource import RUNNING, TEARING_DOWN
 from simulator.topology import Cluster, Fleet, Machine
-from watcher.wire import meta_pb2
-from watcher.wire import specs_pb2 as specs
 
 P = "omni.sidero.dev/"
 LABEL_HOSTNAME = P + "hostname"

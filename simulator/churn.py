@@ -20,13 +20,13 @@ import time
 from collections.abc import Callable, Iterator
 
 from models import catalog
+from omni_client.wire import specs_pb2 as specs
 from simulator import builders, compression, metrics, sync, topology
 from simulator import fleet as fleetgen
 from simulator.builders import Draft, K
 from simulator.pacing import PacedStore
 from simulator.store import Store
 from simulator.topology import Cluster, Fleet, Machine
-from watcher.wire import specs_pb2 as specs
 
 METRICS_EVERY = 1000  # events between recomputations of the metrics singletons
 TARGET_DISCONNECTED = 0.03

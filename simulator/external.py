@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 
 from models.catalog import LABEL_CLUSTER
+from omni_client.wire import resource_pb2, state_pb2
 from simulator import wire
 from simulator.errors import Abort
 from simulator.resource import Res
 from simulator.store import Store
 from simulator.watch import Watcher
-from watcher.wire import resource_pb2, state_pb2
 
 NAMESPACE = "external"
 ETCD_BACKUP_TYPE = "EtcdBackups.omni.sidero.dev"

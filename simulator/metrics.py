@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import Counter
 
 from models import catalog
+from omni_client.wire import specs_pb2 as specs
 from simulator import sync
 from simulator.builders import LABEL_CLUSTER, LABEL_CONNECTED, Draft
 from simulator.resource import Res
 from simulator.store import Store
-from watcher.wire import specs_pb2 as specs
 
 SINGLETON = "metrics"
 # Talos releases the simulated Omni considers at or near end of support.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from watcher.wire import resource_pb2
+from omni_client.wire import resource_pb2
 
 Labels = dict[str, str]
 Predicate = Callable[[Labels], bool]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from models import catalog
+from omni_client.wire import resource_pb2
 from simulator import yamlspec
-from watcher.wire import resource_pb2
 
 RUNNING = "running"
 TEARING_DOWN = "tearingDown"

@@ -13,13 +13,13 @@ import grpc.aio
 from google.protobuf.message import DecodeError, Message
 
 from models import catalog
+from omni_client.wire import meta_pb2, resource_pb2, specs_pb2, state_pb2
 from simulator import external, queries, wire
 from simulator.errors import Abort
 from simulator.faults import Faults
 from simulator.resource import RUNNING, TEARING_DOWN, Res
 from simulator.store import Store
 from simulator.watch import Watcher, WatchStream
-from watcher.wire import meta_pb2, resource_pb2, specs_pb2, state_pb2
 
 SERVICE = "cosi.resource.State"
 MAX_MESSAGE_BYTES = 32 << 20  # Omni's GRPCMaxMessageSize

@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+from omni_client.wire import state_pb2
 from simulator import queries, wire
 from simulator.errors import Abort
 from simulator.faults import Faults
 from simulator.resource import Res, tombstone
 from simulator.store import Change, Collection, Store
-from watcher.wire import state_pb2
 
 # Namespaces Omni serves from its in-memory backend: tail_events works, no bookmark on a single
 # resource's initial event.

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 
+from omni_client.wire import state_pb2, state_pb2_grpc
 from simulator.app import Simulator
-from watcher.wire import state_pb2, state_pb2_grpc
 
 __all__ = [
     "SimulatorProcess",

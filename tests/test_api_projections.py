@@ -14,7 +14,7 @@ from google.protobuf import json_format
 
 from models import catalog, projections
 from models.resource import StoredResource
-from watcher.wire import specs_pb2
+from omni_client.wire import specs_pb2
 
 C = catalog.LABEL_CLUSTER
 MS = catalog.LABEL_MACHINE_SET

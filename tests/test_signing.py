@@ -23,6 +23,15 @@ import grpc
 import grpc.aio
 import pytest
 
+from omni_client import openpgp
+from omni_client.openpgp import OpenPGPError
+from omni_client.signing import (
+    ServiceAccountKey,
+    ServiceAccountKeyError,
+    SigningInterceptor,
+    aio_signing_interceptors,
+    new_service_account,
+)
 from simulator.auth import (
     AioSignatureInterceptor,
     AuthError,
@@ -31,15 +40,6 @@ from simulator.auth import (
     current_identity,
     metadata_to_mapping,
 )
-from watcher import openpgp
-from watcher.auth import (
-    ServiceAccountKey,
-    ServiceAccountKeyError,
-    SigningInterceptor,
-    aio_signing_interceptors,
-    new_service_account,
-)
-from watcher.openpgp import OpenPGPError
 
 WATCH = "/cosi.resource.State/Watch"
 NAME = "automation"

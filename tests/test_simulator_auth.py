@@ -8,10 +8,10 @@ from datetime import timedelta
 import grpc
 import pytest
 
+from omni_client.signing import ServiceAccountKey, new_service_account
+from omni_client.wire import state_pb2, state_pb2_grpc
 from simulator.auth import AioSignatureInterceptor, SignatureVerifier
 from tests.simulator_fixtures import START_NS, SimulatorThread, StreamReader, fake_clock, watch_request
-from watcher.auth import ServiceAccountKey, new_service_account
-from watcher.wire import state_pb2, state_pb2_grpc
 
 GET = "/cosi.resource.State/Get"
 WATCH = "/cosi.resource.State/Watch"

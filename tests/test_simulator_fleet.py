@@ -8,11 +8,11 @@ from collections import Counter
 import pytest
 
 from models import catalog
+from omni_client.wire import specs_pb2
 from simulator import compression, export, fleet, metrics, yamlspec
 from simulator.churn import Churn
 from simulator.store import Store
 from tests.simulator_fixtures import START_NS, fake_clock
-from watcher.wire import specs_pb2
 
 L = "omni.sidero.dev/"
 CLUSTER, MACHINE_SET = L + "cluster", L + "machine-set"

@@ -9,13 +9,13 @@ import urllib.error
 import grpc
 import pytest
 
+from omni_client.wire import state_pb2, state_pb2_grpc
 from tests.simulator_fixtures import (
     REPO,
     StreamReader,
     channel_options,
     watch_request,
 )
-from watcher.wire import state_pb2, state_pb2_grpc
 
 MS = "MachineStatuses.omni.sidero.dev"
 

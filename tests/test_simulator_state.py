@@ -6,11 +6,11 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from omni_client.wire import resource_pb2, specs_pb2, state_pb2
 from tests.simulator_fixtures import (
     StreamReader,
     watch_request,
 )
-from watcher.wire import resource_pb2, specs_pb2, state_pb2
 
 CLUSTERS = "Clusters.omni.sidero.dev"
 BACKUPS = "EtcdBackups.omni.sidero.dev"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
+from omni_client.wire import resource_pb2, specs_pb2, state_pb2, state_pb2_grpc
 from simulator.resource import TEARING_DOWN
 from tests.simulator_fixtures import (
     START_NS,
@@ -15,7 +16,6 @@ from tests.simulator_fixtures import (
     fake_clock,
     watch_request,
 )
-from watcher.wire import resource_pb2, specs_pb2, state_pb2, state_pb2_grpc
 
 MS = "MachineStatuses.omni.sidero.dev"
 CLUSTER_LABEL = "omni.sidero.dev/cluster"

@@ -23,10 +23,10 @@ import sqlalchemy as sa
 
 from models import migrate
 from models.db import create_engine
+from omni_client.signing import new_service_account
 from simulator.auth import AioSignatureInterceptor, SignatureVerifier
 from simulator.export import export_lines
 from tests.simulator_fixtures import SimulatorThread
-from watcher.auth import new_service_account
 from watcher.export_cli import write_export
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,17 +11,17 @@ import logging
 import pytest
 
 from models import catalog
+from omni_client.endpoint import EndpointError, parse_endpoint
+from omni_client.wire import resource_pb2, specs_pb2
 from simulator import yamlspec
 from simulator.export import format_record
 from watcher.backoff import Backoff, BackoffPolicy
 from watcher.cli import select_kinds
 from watcher.decode import Decoder, PoisonError, ZstdDictionary, yaml_key
-from watcher.endpoint import EndpointError, parse_endpoint
 from watcher.export_cli import export_line
 from watcher.inbox import Inbox
 from watcher.items import StreamNote
 from watcher.progress import JsonFormatter
-from watcher.wire import resource_pb2, specs_pb2
 
 # -- endpoints -------------------------------------------------------------------------------------
 

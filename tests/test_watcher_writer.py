@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from models import history, migrate
 from models.db import create_engine
 from models.resource import StoredResource
+from omni_client.wire import resource_pb2
 from watcher.decode import Decoded
 from watcher.documents import Projections
 from watcher.items import Bookmark, Bootstrapped, BootstrapStarted, Change, Poison, PollSnapshot, StreamNote
 from watcher.service import WatchConfig, Watcher
 from watcher.sql import read_json
-from watcher.wire import resource_pb2
 from watcher.writer import FencedError, Writer
 
 MACHINES = ("default", "Machines.omni.sidero.dev")

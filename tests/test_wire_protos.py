@@ -1,4 +1,4 @@
-"""Checks on watcher/wire: generated code is fresh and matches the facts in shared/omni-wire.md."""
+"""Checks on omni_client/wire: generated code is fresh and matches the facts in shared/omni-wire.md."""
 
 from __future__ import annotations
 
@@ -13,15 +13,15 @@ import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import Descriptor
 
-from watcher.wire import meta_pb2, resource_pb2, specs_pb2, state_pb2, state_pb2_grpc
+from omni_client.wire import meta_pb2, resource_pb2, specs_pb2, state_pb2, state_pb2_grpc
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-WIRE_DIR = REPO_ROOT / "watcher" / "wire"
+WIRE_DIR = REPO_ROOT / "omni_client" / "wire"
 GENERATED_SUFFIXES = ("_pb2.py", "_pb2.pyi", "_pb2_grpc.py")
 
 
 def _generated_files(root: Path) -> dict[str, bytes]:
-    wire = root / "watcher" / "wire"
+    wire = root / "omni_client" / "wire"
     return {
         p.name: p.read_bytes()
         for p in sorted(wire.iterdir())

@@ -16,13 +16,13 @@ from pathlib import Path
 from models import catalog, migrate
 from models.catalog import Delivery, Kind
 from models.db import SchemaError, create_engine, redacted
-from omni_readmodel.options import add_database_url, add_endpoint
+from models.options import add_database_url
+from omni_client.endpoint import EndpointError, add_endpoint, open_aio_channel, parse_endpoint
+from omni_client.signing import ServiceAccountKey, ServiceAccountKeyError
 from watcher import metrics
-from watcher.auth import ServiceAccountKey, ServiceAccountKeyError
 from watcher.backoff import BackoffPolicy
 from watcher.decode import ZstdDictionary
 from watcher.documents import load_projections
-from watcher.endpoint import EndpointError, open_aio_channel, parse_endpoint
 from watcher.progress import configure_logging
 from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
 

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError, Message
 
 from models.catalog import Kind
 from models.resource import StoredResource
-from watcher.wire import resource_pb2, specs_pb2
+from omni_client.wire import resource_pb2, specs_pb2
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)

@@ -17,8 +17,8 @@ from typing import TextIO
 
 from models import catalog, history, migrate
 from models.db import SchemaError, create_engine, redacted
+from models.options import add_database_url
 from models.resource import StoredResource
-from omni_readmodel.options import add_database_url
 
 UNDEFINED_VERSION = "undefined"
 

@@ -7,9 +7,10 @@ changes here; the writer writes the rows in one transaction and calls ``publish`
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from models.resource import Key, StoredResource
 from watcher import metrics
@@ -26,18 +27,30 @@ from watcher.items import (
     StreamKey,
     StreamNote,
 )
+from watcher.sql import Statements
 from watcher.state import Entry, StreamState, decoded_from_stored, entry_of
 
-if TYPE_CHECKING:
-    from watcher.writer import Writer
-
 CREATED, UPDATED, DESTROYED = "created", "updated", "destroyed"
+
+
+class Committed(Protocol):
+    """The committed state a plan reads and, after the commit, moves forward (the writer owns it)."""
+
+    sql: Statements
+    head: int
+    index: dict[StreamKey, dict[str, Entry]]
+    streams: dict[StreamKey, StreamState]
+    projections: Projections
+
+    def stream(self, key: StreamKey) -> StreamState: ...
+    def guarded(self, function: Callable[..., Any]) -> Callable[..., Any]: ...
+    def read_resource(self, cur: Any, key: Key) -> StoredResource | None: ...
 
 
 class Plan:
     """What one batch will write, computed against the committed state plus this batch's own changes."""
 
-    def __init__(self, writer: Writer, cur, observed: datetime) -> None:
+    def __init__(self, writer: Committed, cur, observed: datetime) -> None:
         self.w = writer
         self.cur = cur
         self.sql = writer.sql

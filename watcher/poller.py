@@ -19,12 +19,12 @@ from sqlalchemy.engine import Engine
 from models import catalog
 from models.catalog import Kind
 from models.schema import resources, streams
+from omni_client.wire import resource_pb2, state_pb2, state_pb2_grpc
 from watcher.backoff import Backoff, BackoffPolicy
 from watcher.decode import Decoder
 from watcher.inbox import Inbox
 from watcher.items import Poison, PollSnapshot, StreamNote
 from watcher.stream import describe
-from watcher.wire import resource_pb2, state_pb2, state_pb2_grpc
 
 log = logging.getLogger(__name__)
 

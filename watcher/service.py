@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 
 from models.catalog import Delivery, Kind
 from models.db import redacted
+from omni_client.wire import state_pb2_grpc
 from watcher import metrics
 from watcher.backoff import Backoff, BackoffPolicy
 from watcher.decode import Decoder, ZstdDictionary
@@ -34,7 +35,6 @@ from watcher.lock import LockLost, WriterLock, WriterLockHeld, writer_lock
 from watcher.poller import KindPoller
 from watcher.progress import Progress
 from watcher.stream import KindStream
-from watcher.wire import state_pb2_grpc
 from watcher.writer import BatchResult, FencedError, Writer
 
 log = logging.getLogger("watcher")

@@ -14,11 +14,11 @@ import logging
 import grpc
 
 from models.catalog import Kind
+from omni_client.wire import state_pb2, state_pb2_grpc
 from watcher.backoff import Backoff, BackoffPolicy
 from watcher.decode import Decoded, Decoder, PoisonError
 from watcher.inbox import Inbox
 from watcher.items import Bookmark, Bootstrapped, BootstrapStarted, Change, Poison, StreamNote
-from watcher.wire import state_pb2, state_pb2_grpc
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,8 @@ omni-wire.md §3.2.
 
 from __future__ import annotations
 
+import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,8 +16,9 @@ from urllib.parse import urlsplit
 import grpc
 import grpc.aio
 
-from watcher.auth import ServiceAccountKey, SigningInterceptor, aio_signing_interceptors
+from omni_client.signing import ServiceAccountKey, SigningInterceptor, aio_signing_interceptors
 
+ENDPOINT_ENV = "OMNI_ENDPOINT"
 MAX_MESSAGE_BYTES = 32 << 20  # Omni's GRPCMaxMessageSize; grpcio's default is only 4 MiB
 KEEPALIVE_MS = 60_000
 
@@ -88,3 +91,13 @@ def open_aio_channel(endpoint: Endpoint, key: ServiceAccountKey | None,
         return grpc.aio.secure_channel(endpoint.target, _credentials(ca_file), channel_options(),
                                        interceptors=interceptors)
     return grpc.aio.insecure_channel(endpoint.target, channel_options(), interceptors=interceptors)
+
+
+def add_endpoint(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint",
+        default=os.environ.get(ENDPOINT_ENV),
+        help=f"Omni endpoint URL, as omnictl takes it (env {ENDPOINT_ENV}): https://host[:443] is TLS, "
+        "http:// and grpc:// are plaintext h2c. The service account key is read from "
+        "OMNI_SERVICE_ACCOUNT_KEY (or SIDERO_SERVICE_ACCOUNT_KEY), never from the command line",
+    )

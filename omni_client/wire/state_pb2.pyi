@@ -1,4 +1,4 @@
-from watcher.wire import resource_pb2 as _resource_pb2
+from omni_client.wire import resource_pb2 as _resource_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor

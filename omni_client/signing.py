@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 import grpc.aio
 
-from watcher.openpgp import OpenPGPError, PrivateKey, generate_key, load_private_key
+from omni_client.openpgp import OpenPGPError, PrivateKey, generate_key, load_private_key
 
 __all__ = [
     "ENV_VARS",

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from watcher.wire import state_pb2 as watcher_dot_wire_dot_state__pb2
+from omni_client.wire import state_pb2 as omni__client_dot_wire_dot_state__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in watcher/wire/state_pb2_grpc.py depends on'
+        + ' but the generated code in omni_client/wire/state_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,43 +36,43 @@ class StateStub:
         """
         self.Get = channel.unary_unary(
                 '/cosi.resource.State/Get',
-                request_serializer=watcher_dot_wire_dot_state__pb2.GetRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.GetResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.GetRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.GetResponse.FromString,
                 _registered_method=True)
         self.List = channel.unary_stream(
                 '/cosi.resource.State/List',
-                request_serializer=watcher_dot_wire_dot_state__pb2.ListRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.ListResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.ListRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.ListResponse.FromString,
                 _registered_method=True)
         self.Create = channel.unary_unary(
                 '/cosi.resource.State/Create',
-                request_serializer=watcher_dot_wire_dot_state__pb2.CreateRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.CreateResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.CreateRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.CreateResponse.FromString,
                 _registered_method=True)
         self.Update = channel.unary_unary(
                 '/cosi.resource.State/Update',
-                request_serializer=watcher_dot_wire_dot_state__pb2.UpdateRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.UpdateResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.UpdateRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.UpdateResponse.FromString,
                 _registered_method=True)
         self.Destroy = channel.unary_unary(
                 '/cosi.resource.State/Destroy',
-                request_serializer=watcher_dot_wire_dot_state__pb2.DestroyRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.DestroyResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.DestroyRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.DestroyResponse.FromString,
                 _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/cosi.resource.State/Watch',
-                request_serializer=watcher_dot_wire_dot_state__pb2.WatchRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.WatchResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.WatchRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.WatchResponse.FromString,
                 _registered_method=True)
         self.Teardown = channel.unary_unary(
                 '/cosi.resource.State/Teardown',
-                request_serializer=watcher_dot_wire_dot_state__pb2.TeardownRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.TeardownResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.TeardownRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.TeardownResponse.FromString,
                 _registered_method=True)
         self.TeardownAndDestroy = channel.unary_unary(
                 '/cosi.resource.State/TeardownAndDestroy',
-                request_serializer=watcher_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.SerializeToString,
-                response_deserializer=watcher_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.FromString,
+                request_serializer=omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.SerializeToString,
+                response_deserializer=omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.FromString,
                 _registered_method=True)
 
 
@@ -133,43 +133,43 @@ def add_StateServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Get': grpc.unary_unary_rpc_method_handler(
                     servicer.Get,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.GetRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.GetResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.GetRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.GetResponse.SerializeToString,
             ),
             'List': grpc.unary_stream_rpc_method_handler(
                     servicer.List,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.ListRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.ListResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.ListRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.ListResponse.SerializeToString,
             ),
             'Create': grpc.unary_unary_rpc_method_handler(
                     servicer.Create,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.CreateRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.CreateResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.CreateRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.CreateResponse.SerializeToString,
             ),
             'Update': grpc.unary_unary_rpc_method_handler(
                     servicer.Update,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.UpdateRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.UpdateResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.UpdateRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.UpdateResponse.SerializeToString,
             ),
             'Destroy': grpc.unary_unary_rpc_method_handler(
                     servicer.Destroy,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.DestroyRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.DestroyResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.DestroyRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.DestroyResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.WatchRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.WatchResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.WatchRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.WatchResponse.SerializeToString,
             ),
             'Teardown': grpc.unary_unary_rpc_method_handler(
                     servicer.Teardown,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.TeardownRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.TeardownResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.TeardownRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.TeardownResponse.SerializeToString,
             ),
             'TeardownAndDestroy': grpc.unary_unary_rpc_method_handler(
                     servicer.TeardownAndDestroy,
-                    request_deserializer=watcher_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.FromString,
-                    response_serializer=watcher_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.SerializeToString,
+                    request_deserializer=omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.FromString,
+                    response_serializer=omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -197,8 +197,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Get',
-            watcher_dot_wire_dot_state__pb2.GetRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.GetResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.GetRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.GetResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -224,8 +224,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/List',
-            watcher_dot_wire_dot_state__pb2.ListRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.ListResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.ListRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.ListResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -251,8 +251,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Create',
-            watcher_dot_wire_dot_state__pb2.CreateRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.CreateResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.CreateRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.CreateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -278,8 +278,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Update',
-            watcher_dot_wire_dot_state__pb2.UpdateRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.UpdateResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.UpdateRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.UpdateResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -305,8 +305,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Destroy',
-            watcher_dot_wire_dot_state__pb2.DestroyRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.DestroyResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.DestroyRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.DestroyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -332,8 +332,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Watch',
-            watcher_dot_wire_dot_state__pb2.WatchRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.WatchResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.WatchRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -359,8 +359,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/Teardown',
-            watcher_dot_wire_dot_state__pb2.TeardownRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.TeardownResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.TeardownRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.TeardownResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -386,8 +386,8 @@ class State:
             request,
             target,
             '/cosi.resource.State/TeardownAndDestroy',
-            watcher_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.SerializeToString,
-            watcher_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.FromString,
+            omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyRequest.SerializeToString,
+            omni__client_dot_wire_dot_state__pb2.TeardownAndDestroyResponse.FromString,
             options,
             channel_credentials,
             insecure,

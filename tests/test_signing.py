@@ -351,10 +351,8 @@ class GnuPGKeys:
         self.home = home
 
     def generate(self, email: str, algo: str, expire: str, *extra: str) -> None:
-        created = gpg(
-            self.home, *extra, *NO_PASSPHRASE, "--quick-gen-key", f"{email.split('@')[0]} <{email}>", algo,
-            "sign", expire,
-        )
+        user_id = f"{email.split('@')[0]} <{email}>"
+        created = gpg(self.home, *extra, *NO_PASSPHRASE, "--quick-gen-key", user_id, algo, "sign", expire)
         assert created.returncode == 0, created.stderr
 
     def public(self, email: str) -> bytes:
@@ -372,8 +370,10 @@ class GnuPGKeys:
         (self.home / "data").write_bytes(data)
         signature = self.home / "data.sig"
         signature.unlink(missing_ok=True)
-        made = gpg(self.home, *NO_PASSPHRASE, *options, "-u", email, "--detach-sign", "-o", str(signature),
-                   str(self.home / "data"))
+        made = gpg(
+            self.home, *NO_PASSPHRASE, *options, "-u", email, "--detach-sign", "-o", str(signature),
+            str(self.home / "data"),
+        )
         assert made.returncode == 0, made.stderr
         return signature.read_bytes()
 
@@ -443,9 +443,9 @@ def test_expired_key_is_refused_even_for_a_signature_made_while_valid(gpg_keys: 
     openpgp.verify_detached(key, DATA, signature, now=key.created + 7200)
     with pytest.raises(OpenPGPError, match="key is expired"):
         openpgp.verify_detached(key, DATA, signature)
+    call = gpg_signed_call(gpg_keys, "old@example.com", "--faked-system-time", "20200101T010000")
     with pytest.raises(AuthError, match="key is expired"):
-        SignatureVerifier([public]).verify(WATCH, gpg_signed_call(gpg_keys, "old@example.com",
-                                                                  "--faked-system-time", "20200101T010000"))
+        SignatureVerifier([public]).verify(WATCH, call)
 
 
 def test_text_signature_is_refused(gpg_keys: GnuPGKeys) -> None:

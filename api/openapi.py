@@ -87,6 +87,21 @@ def document_schema(doc: Document) -> dict[str, Any]:
     return schema
 
 
+def _live_kubeconfig_responses(responses: dict[str, Any]) -> dict[str, Any]:
+    """The kubeconfig comes live from Omni: no ETag, no revision, never cached."""
+    body = {"type": "object", "required": ["data", "_links"], "properties": {
+        "data": {"type": "string", "contentEncoding": "base64", "description": "base64 of the kubeconfig YAML"},
+        "_links": {"type": "object", "properties": {"self": {"type": "string", "format": "uri"},
+                                                    "cluster": {"type": "string", "format": "uri"}}}}}
+    return {
+        "200": {"description": "the kubeconfig (Cache-Control: no-store)", "content": {
+            "application/json": {"schema": body}, "application/yaml": {"schema": {"type": "string"}}}},
+        "404": _problem_response("no such cluster, or the pass-through is not configured (the problem says which)"),
+        "502": _problem_response("Omni refused the request"),
+        "503": _problem_response("Omni did not answer"),
+    }
+
+
 def _document_of(route: Route) -> Document | None:
     if route.derived is Derived.LIVE_ONLY:
         return None
@@ -148,11 +163,12 @@ def _operation(route: Route) -> dict[str, Any]:
         "404": _problem_response("no such resource"),
         "503": _problem_response("the database is unavailable, or min_revision was not reached in time"),
     }
+    common = _COMMON
     if route.derived is Derived.LIVE_ONLY:
-        responses = {"501": _problem_response("not in the read model"), "404": responses["404"]}
+        responses, common = _live_kubeconfig_responses(responses), []
     operation = {
         "summary": route.summary, "operationId": _operation_id(route), "tags": [route.path.split("/")[1]],
-        "parameters": parameters + _COMMON, "responses": responses,
+        "parameters": parameters + common, "responses": responses,
     }
     if route.deprecated:
         operation["deprecated"] = True

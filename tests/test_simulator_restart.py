@@ -3,6 +3,8 @@ whatever the clock says, so a watcher on the same database records nothing for t
 
 from __future__ import annotations
 
+import json
+
 from simulator.app import Simulator
 from simulator.export import export_lines
 from simulator.fleet import DAY, EPOCH_NS
@@ -53,6 +55,9 @@ def test_watcher_records_nothing_for_an_unchanged_fleet_after_restarts(db_url, t
         assert wait_converged(model, restarted) == first
         watcher.wait_for_log("all streams bootstrapped")
         assert watcher.terminate() == 0, watcher.log()
+        # the watcher logs in the format every process uses (models/logs.py): JSON lines off a terminal
+        records = [json.loads(line) for line in watcher.log().splitlines()]
+        assert all(set(record) >= {"time", "level", "logger", "msg"} for record in records)
     finally:
         restarted.stop()
     try:

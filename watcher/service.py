@@ -219,6 +219,8 @@ class Watcher:
         attempt = 0
         while True:
             try:
+                if attempt:
+                    self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
                 result = self.writer.apply(batch)
                 break
             except FencedError:
@@ -230,11 +232,11 @@ class Watcher:
                     return
                 attempt += 1
                 if attempt > self.config.commit_retries:
+                    log.error("commit failed %d times (%s: %s); giving up", attempt, type(exc).__name__, exc)
                     raise
                 delay = backoff.next_delay()
                 log.warning("commit failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
-                self.writer.reconnect()
         self._committed(result)
 
     async def _commit_one_by_one(self, batch: list[Item]) -> None:

@@ -15,6 +15,7 @@ destroyed first. Nothing in memory changes until the commit succeeds.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,15 @@ from watcher.sql import Statements, read_datetime, read_json, read_micros
 from watcher.state import Entry, StreamState, decoded_from_stored, entry_of, stored_from_row
 
 log = logging.getLogger(__name__)
+
+def is_database_error(exc: BaseException) -> bool:
+    """An error raised by the database driver (sqlite3 or psycopg)."""
+    for module_name in ("sqlite3", "psycopg"):
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, module.Error):
+            return True
+    return False
+
 
 class FencedError(RuntimeError):
     """Another writer took over: this one must not commit anything more."""
@@ -250,6 +260,8 @@ class Writer:
             try:
                 return function(resource, *args)
             except Exception as exc:
+                if is_database_error(exc):
+                    raise  # a lookup's database failure fails the batch (and is retried), not the document
                 seen = (resource.type, type(exc).__name__)
                 if seen not in self._projection_errors:
                     self._projection_errors.add(seen)

@@ -11,7 +11,7 @@ import falcon
 from falcon.asgi import Request, Response
 
 import models
-from api import metrics
+from api import metrics, problems
 from api.database import DatabaseUnavailable
 from api.resources import JSON, Api
 from models import catalog
@@ -80,6 +80,7 @@ class Readyz:
         try:
             state = watcher_state(self.api)
         except DatabaseUnavailable as exc:
+            problems.log_unavailable(req, exc)
             body = {"ready": False, "database": str(exc)}
             resp.status = 503
         else:
@@ -106,6 +107,7 @@ class Health:
         try:
             state = watcher_state(self.api)
         except DatabaseUnavailable as exc:
+            problems.log_unavailable(req, exc)
             status, omni = "degraded", {"connected": False, "error": str(exc)}
         else:
             connected = state.ready and state.error is None

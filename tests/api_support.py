@@ -134,12 +134,14 @@ def stop(process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers."""
+def serve(url: str, *args: str, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers. Its output goes
+    to ``log`` when given (for a test to read), else to a temporary file."""
     port = free_port()
     command = [sys.executable, "-m", "omni_readmodel", "--log-level", "WARNING", "serve", "--database-url", url,
                "--port", str(port), *args]
-    output = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody drains while the server runs
+    # a file, not a pipe nobody drains while the server runs
+    output = log.open("w+") if log is not None else tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

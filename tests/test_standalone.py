@@ -57,6 +57,25 @@ def test_nothing_reads_or_links_outside_the_repository() -> None:
     assert offenders == []
 
 
+def test_documentation_links_stay_inside_the_repository() -> None:
+    """Every relative link of the README and docs/ names a file of the repository."""
+    import re
+
+    files = set(repository_files())
+    assert "docs/architecture.md" in files
+    assert "(docs/architecture.md)" in (REPO / "README.md").read_text()
+    broken = []
+    for name in sorted(n for n in files if n == "README.md" or (n.startswith("docs/") and n.endswith(".md"))):
+        for target in re.findall(r"\]\(([^)#\s]+)[^)]*\)", (REPO / name).read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # an absolute URL
+            resolved = (REPO / name).parent.joinpath(target).resolve()
+            if not resolved.is_relative_to(REPO) or str(resolved.relative_to(REPO)) not in files | {
+                    str(Path(f).parent) for f in files}:
+                broken.append(f"{name}: {target}")
+    assert broken == []
+
+
 def test_in_ci_a_missing_gpg_fails_the_run(tmp_path: Path) -> None:
     """Outside CI the gpg checks skip with a reason; in CI the run fails at once when gpg is missing."""
     empty_path = tmp_path / "bin"

@@ -70,6 +70,10 @@ def is_data_error(exc: BaseException) -> bool:
     return False
 
 
+class CommitFailed(RuntimeError):
+    """The database kept failing a batch through every retry: stop (a supervisor restarts the process)."""
+
+
 class ProducerFailed(RuntimeError):
     """A stream or poll task died of an unexpected error (a bug): restart the process."""
 
@@ -129,7 +133,7 @@ class Watcher:
         except LockLost as exc:
             log.error("%s; stopping so that a standby can take over", exc)
             return EXIT_FAILED
-        except ProducerFailed as exc:
+        except (ProducerFailed, CommitFailed) as exc:
             log.error("%s", exc)
             return EXIT_FAILED
         finally:
@@ -232,8 +236,8 @@ class Watcher:
                     return
                 attempt += 1
                 if attempt > self.config.commit_retries:
-                    log.error("commit failed %d times (%s: %s); giving up", attempt, type(exc).__name__, exc)
-                    raise
+                    raise CommitFailed(f"commit failed {attempt} times ({type(exc).__name__}: {exc}); "
+                                       "giving up") from exc
                 delay = backoff.next_delay()
                 log.warning("commit failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)

@@ -152,17 +152,22 @@ class Writer:
 
     def reconnect(self) -> None:
         """A fresh write connection after a database error (the old one may be dead)."""
-        try:
-            self._fairy.invalidate()
-        except Exception:  # noqa: S110 - it is being thrown away either way
-            pass
+        if self._fairy is not None:
+            try:
+                self._fairy.invalidate()
+            except Exception:  # noqa: S110 - it is being thrown away either way
+                pass
+            self._fairy = None  # invalidated once, even if the new connection fails
         self._connect()
 
     def close(self) -> None:
         try:
             self.conn.rollback()
+        except Exception as exc:  # a dead connection must not hide why the writer stops
+            log.debug("rollback on close failed: %s", exc)
         finally:
-            self._fairy.close()
+            if self._fairy is not None:
+                self._fairy.close()
             if self._checkpointer is not None:
                 self._checkpointer.stop()
 

@@ -149,6 +149,11 @@ def test_the_expected_documents_say_what_the_fleet_is() -> None:
     machines = expected["/machines"]["body"]
     assert len(machines) == 8
     first = machines[0]
+    assert first["id"] == "3491fea1-6193-4295-b42a-41bb8b1add60"
     assert first["_links"]["self"] == f"{BASE}/api/v1/machines/{first['id']}"
-    assert first["metadata"]["created"].endswith("Z") and first["metadata"]["owner"] is not None
+    assert (first["hostname"], first["role"], first["talos_version"]) == ("talos-2li-r8d", "CONTROL_PLANE", "v1.11.2")
+    assert first["metadata"] == {"annotations": {}, "created": "2025-02-05T04:16:08.072158Z", "labels": {},
+                                 "owner": "SiderolinkController", "phase": "running",
+                                 "updated": "2025-05-10T22:21:24.269115Z", "version": 29}
+    assert [c["id"] for c in clusters["body"]] == ["iot-fra-002", "web-us-east-001"]
     assert expected["/clusters/{id}/kubeconfig".replace("{id}", clusters["body"][0]["id"])]["status"] == 501

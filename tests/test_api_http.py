@@ -115,8 +115,11 @@ def server(model: ReadModel):
         yield base
 
 
+_client = httpx.Client(timeout=10)  # one client: a new one per request costs more than the request
+
+
 def get(base: str, path: str, **kwargs) -> httpx.Response:
-    return httpx.get(base + path, timeout=10, **kwargs)
+    return _client.get(base + path, **kwargs)
 
 
 def ids(response: httpx.Response) -> list[str]:

@@ -36,28 +36,20 @@ HEAD_TOO_LARGE = _Refused(431, "Request Header Fields Too Large",
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with bounded request heads and problem+json parser errors."""
+    """uvicorn's httptools protocol with bounded request heads and problem+json parser errors.
 
-    _head_bytes = 0  # bytes of the current head seen so far (request line and complete headers)
-    _unparsed = 0  # bytes received since the last head completed (a header still being received)
+    Cheap on the common path: a head is measured only when the bytes received since the previous head
+    completed exceed the limit (a necessary condition for a head that large)."""
+
+    _unparsed = 0  # bytes received since the last head completed
     _refused: _Refused | None = None
 
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self._head_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        if len(self.url) > MAX_URL_BYTES:
-            self._refuse(URL_TOO_LONG)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_bytes += len(name) + len(value) + 4
-        if self._head_bytes + len(self.url) > MAX_HEAD_BYTES:
-            self._refuse(HEAD_TOO_LARGE)
-        super().on_header(name, value)
-
     def on_headers_complete(self) -> None:
+        if self._unparsed > MAX_URL_BYTES:
+            if len(self.url) > MAX_URL_BYTES:
+                self._refuse(URL_TOO_LONG)
+            if len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > MAX_HEAD_BYTES:
+                self._refuse(HEAD_TOO_LARGE)
         self._unparsed = 0
         super().on_headers_complete()
 
@@ -68,9 +60,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         self._unparsed += len(data)
         super().data_received(data)
-        # a single header still incomplete after this many bytes: llhttp would buffer it without end
-        if self._unparsed > MAX_HEAD_BYTES + MAX_URL_BYTES and self.parser is not None and self._refused is None:
-            self._refused = HEAD_TOO_LARGE
+        # a head still incomplete after this many bytes: llhttp would keep buffering it without end
+        if self._unparsed > MAX_HEAD_BYTES + MAX_URL_BYTES and self._refused is None and self.parser is not None:
+            self._refused = URL_TOO_LONG if len(getattr(self, "url", b"")) > MAX_URL_BYTES else HEAD_TOO_LARGE
             self.send_400_response("")
 
     def _refuse(self, refusal: _Refused) -> None:
@@ -78,11 +70,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         raise refusal  # httptools turns it into a parser error: uvicorn calls send_400_response
 
     def send_400_response(self, msg: str) -> None:
-        refusal, self._refused = self._refused, None
-        if refusal is None:
-            refusal = _Refused(400, "Bad Request", "the request is not valid HTTP/1.1")
-        body = _problem_bytes(refusal.status, refusal.title, refusal.detail)
+        refusal = self._refused or _Refused(400, "Bad Request", "the request is not valid HTTP/1.1")
         self._refused = refusal  # nothing more is parsed on this connection
+        body = _problem_bytes(refusal.status, refusal.title, refusal.detail)
         head = [STATUS_LINE[refusal.status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]

@@ -157,6 +157,16 @@ class LiveSource:
                 return cached[1]
         return None
 
+    def bounded(self, plan: Plan, head: int) -> bool:
+        """Whether reading this page costs O(limit) whatever the fleet size, so it may run on the event
+        loop: an id-ordered page (an index range) without filters or selector, its total already counted
+        at this head (counting is O(fleet))."""
+        query = plan.query
+        if query.filters or query.requirements or query.limit is None or query.sort.lstrip("-") != "id":
+            return False
+        counted = self._counts.get(plan.count_key)
+        return counted is not None and counted[0] == head
+
     def collection(self, kind: catalog.Kind, query: ListQuery, head: int, plan: Plan | None = None) -> Page:
         if plan is not None:
             cached = self.cached_page(plan, head)

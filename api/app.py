@@ -97,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Entry:
 
     db = Database(settings.database_url, head_ttl=settings.head_cache_seconds,
                   query_timeout=settings.query_timeout_seconds, query_threads=settings.query_threads,
-                  on_error=api_metrics.database_error)
+                  observer=api_metrics.DatabaseMetrics())
     api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
     metrics = RequestMetrics()
     app = falcon.asgi.App(middleware=[metrics], cors_enable=False)

@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -41,6 +41,15 @@ except ImportError:  # pragma: no cover
     psycopg = None
 
 T = TypeVar("T")
+
+
+class Observer(Protocol):
+    """What the database reports to the metrics (``api.metrics.DatabaseMetrics``)."""
+
+    def error(self, kind: str) -> None: ...
+
+    def busy(self, delta: int) -> None: ...
+
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,) + ((psycopg.Error,) if psycopg else ())
 DEFAULT_QUERY_TIMEOUT = 5.0
 DEFAULT_QUERY_THREADS = 4
@@ -97,7 +106,7 @@ class Database:
 
     def __init__(self, url: str | URL | None, *, head_ttl: float = 0.005,
                  query_timeout: float = DEFAULT_QUERY_TIMEOUT, query_threads: int = DEFAULT_QUERY_THREADS,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 observer: Observer | None = None) -> None:
         self.url = database_url(str(url) if url is not None else None)
         self.backend = self.url.get_backend_name()
         if self.backend == "sqlite":
@@ -112,7 +121,7 @@ class Database:
             raise SchemaError(f"unsupported database {self.backend!r}: use SQLite or PostgreSQL")
         self.query_timeout = query_timeout
         self.query_threads = max(1, query_threads)
-        self._on_error = on_error
+        self._observer = observer
         self._deadlines = self.backend == "sqlite"  # PostgreSQL enforces statement_timeout itself
         self._local = threading.local()  # per thread: connection, executor
         self._connections: list[Any] = []  # every thread's, to close them all
@@ -186,7 +195,17 @@ class Database:
         answering other requests meanwhile; each query thread has its own connection."""
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.query_threads, thread_name_prefix="readmodel-query")
-        return await asyncio.get_running_loop().run_in_executor(self._pool, work, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._working, work, args)
+
+    def _working(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        observer = self._observer
+        if observer is None:
+            return work(*args)
+        observer.busy(1)
+        try:
+            return work(*args)
+        finally:
+            observer.busy(-1)
 
     def engine(self) -> sa.Engine:
         """A SQLAlchemy engine over read-only connections (schema checks, tests); dispose after use."""
@@ -299,8 +318,8 @@ class Database:
         return None
 
     def _observe(self, kind: str) -> None:
-        if self._on_error is not None:
-            self._on_error(kind)
+        if self._observer is not None:
+            self._observer.error(kind)
 
     # -- head revision -------------------------------------------------------------------------
 

@@ -51,6 +51,9 @@ IN_FLIGHT = Gauge("omni_readmodel_api_requests_in_flight", "Requests being answe
 DATABASE_ERRORS = Counter("omni_readmodel_api_database_errors_total",
                           "Database errors by kind: unreachable (503), timeout (503, query cancelled), error (500).",
                           ["kind"])
+QUERY_THREADS_BUSY = Gauge("omni_readmodel_api_query_threads_busy",
+                           "Query threads running a read now (list pages, at= reads); at --query-threads "
+                           "the worker is saturated.", multiprocess_mode="livesum")
 HEAD_REVISION = Gauge("omni_readmodel_api_head_revision", "The newest revision the API can read.",
                       multiprocess_mode="livemax")
 LAST_COMMIT = Gauge("omni_readmodel_api_last_commit_timestamp_seconds",
@@ -66,8 +69,14 @@ _PROCESS = ProcessCollector(registry=None)
 _process_gauges: dict[str, Gauge] = {}
 
 
-def database_error(kind: str) -> None:
-    DATABASE_ERRORS.labels(kind).inc()
+class DatabaseMetrics:
+    """The database's observer (``api.database.Observer``); called from query threads too."""
+
+    def error(self, kind: str) -> None:
+        DATABASE_ERRORS.labels(kind).inc()
+
+    def busy(self, delta: int) -> None:
+        QUERY_THREADS_BUSY.inc(delta)
 
 
 def commit_state(head: int, last_commit: float | None) -> None:

@@ -252,7 +252,7 @@ class Endpoint:
         return page.body
 
     def page(self, source: Any, ids: dict[str, str], query: ListQuery, plan: Any, revision: int) -> Page:
-        """One page of the collection (blocking: runs on a query thread)."""
+        """One page of the collection (blocking: on a query thread unless ``LiveSource.bounded``)."""
         derived = self.route.derived
         if derived is None:
             return source.collection(self.kind, query, revision, plan)

@@ -237,7 +237,11 @@ class Endpoint:
 
     async def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request,
                          resp: Response, base: Base, revision: int) -> bytes:
-        query, plan = self.prepared(source, req.query_string, params)
+        if source is self.api.live and self.route.derived is None and req.query_string not in self._prepared:
+            # a new query string: planning may compile a new statement shape (tens of ms for a long selector)
+            query, plan = await self.api.db.run(self.prepared, source, req.query_string, params)
+        else:
+            query, plan = self.prepared(source, req.query_string, params)
         page = source.cached_page(plan, revision) if plan is not None else None
         if page is None:
             if plan is not None and source.bounded(plan, revision):

@@ -102,7 +102,8 @@ class Statement:
 
 
 class Database:
-    """One worker's read-only connection and compiled statements."""
+    """One worker's read-only connections (one per thread: the event loop's and each query thread's) and
+    compiled statements."""
 
     def __init__(self, url: str | URL | None, *, head_ttl: float = 0.005,
                  query_timeout: float = DEFAULT_QUERY_TIMEOUT, query_threads: int = DEFAULT_QUERY_THREADS,

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from models import catalog, migrate, projections
 from models.db import create_engine
 from models.resource import StoredResource
-from models.schema import events, meta, resource_labels, resources, streams
+from models.schema import events, kind_revisions, meta, resource_labels, resources, streams
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -63,6 +63,7 @@ class ReadModel:
                     touched.update(projections.dependents(resource))
                 else:
                     resource = self.state.pop(change)
+                    touched.add(change)
                     self._event(conn, resource, "destroyed")
                     conn.execute(sa.delete(resources).where(*_key(resources, change)))
                     conn.execute(sa.delete(resource_labels).where(*_key(resource_labels, change)))
@@ -71,6 +72,11 @@ class ReadModel:
                 resource = self.state.get(key)
                 if resource is not None:
                     self._upsert(conn, resource)
+            for namespace, type_ in {key[:2] for key in touched}:  # every touched row took this revision
+                kind = (kind_revisions.c.namespace == namespace, kind_revisions.c.type == type_)
+                conn.execute(sa.delete(kind_revisions).where(*kind))
+                conn.execute(sa.insert(kind_revisions).values(namespace=namespace, type=type_,
+                                                              revision=self.revision))
             conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(head_revision=self.revision))
         return self.revision
 

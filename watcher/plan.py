@@ -70,6 +70,8 @@ class Plan:
         self.label_inserts: list[tuple] = []
         self.document_updates: list[tuple] = []
         self.documents: dict[Key, str | None] = {}
+        # (namespace, type) -> the last revision that changed a row or a document of that kind
+        self.kind_revisions: dict[StreamKey, int] = {}
         self.counts: dict[tuple[str, str], int] = {}
         self.lags: list[float] = []
         self.notes: list[tuple[str, str]] = []  # (metric, type) to count after the commit
@@ -206,6 +208,7 @@ class Plan:
         else:
             self.final[key] = res
         self.revision_of[key] = revision
+        self.kind_revisions[(res.namespace, res.type)] = revision
         state.last_revision = revision
         state.last_event_at = self.observed_dt
         counter = (res.type, event)
@@ -265,6 +268,8 @@ class Plan:
             values = {"document": render(current, lookup), "revision": revision,
                       "namespace": dep[0], "type": dep[1], "id": dep[2]}
             self.document_updates.append(tuple(values[n] for n in self.sql.update_document.columns))
+            kind = (dep[0], dep[1])
+            self.kind_revisions[kind] = max(self.kind_revisions.get(kind, 0), revision)
 
     def _rows(self) -> None:
         ts = self.sql.timestamp

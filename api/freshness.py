@@ -58,6 +58,10 @@ class Freshness:
             self._read_at = now
         return self._kinds
 
+    def refresh(self) -> None:
+        """Re-read on next use (after a ``min_revision`` wait: the answer must include that revision)."""
+        self._read_at = float("-inf")
+
     def token(self, depends_on: tuple[StreamKey, ...]) -> str:
         """The revisions of ``depends_on``, as ETag text: ``"12"`` for one kind, ``"12.40"`` for two."""
         kinds = self.kinds()

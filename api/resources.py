@@ -130,6 +130,7 @@ class Endpoint:
             wanted = qp.min_revision(params)
             if wanted is not None:
                 await api.wait_for(wanted)
+                api.freshness.refresh()
         header = req.get_header("If-None-Match")
         if point is None:
             # the head, re-read at most every few ms: rows read below are at least this new

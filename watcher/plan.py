@@ -72,6 +72,7 @@ class Plan:
         self.documents: dict[Key, str | None] = {}
         # (namespace, type) -> the last revision that changed a row or a document of that kind
         self.kind_revisions: dict[StreamKey, int] = {}
+        self.joined_revision: dict[Key, int] = {}  # rows whose document a later change in this batch embeds
         self.counts: dict[tuple[str, str], int] = {}
         self.lags: list[float] = []
         self.notes: list[tuple[str, str]] = []  # (metric, type) to count after the commit
@@ -260,6 +261,8 @@ class Plan:
             for dep in dependents_of(trigger) or ():
                 if dep not in self.final:
                     dependents[dep] = max(dependents.get(dep, 0), self.revision_of[key])
+                else:  # changed in this batch too: its row takes the later of the two revisions
+                    self.joined_revision[dep] = max(self.joined_revision.get(dep, 0), self.revision_of[key])
         for dep, revision in dependents.items():
             current = lookup(*dep)
             if current is None:
@@ -285,7 +288,7 @@ class Plan:
             self.upserts.append((
                 res.namespace, res.type, res.id, res.version, res.phase, res.owner, ts(res.created_text),
                 ts(res.updated_text), res.labels_json, res.annotations_json, res.finalizers_json,
-                res.spec_json, self.revision_of[key], self.documents.get(key),
+                res.spec_json, self._row_revision(key), self.documents.get(key),
             ))
             if entry is not None and entry[2] == res.labels_key:
                 continue
@@ -293,6 +296,13 @@ class Plan:
                 self.label_deletes.append(key)
             for label, value in res.labels.items():
                 self.label_inserts.append((key[0], key[1], label, value, key[2]))
+
+    def _row_revision(self, key: Key) -> int:
+        """The revision of a row's last change, its document's included (so ETags move with it)."""
+        revision = max(self.revision_of[key], self.joined_revision.get(key, 0))
+        kind = (key[0], key[1])
+        self.kind_revisions[kind] = max(self.kind_revisions[kind], revision)
+        return revision
 
     # -- after the commit -------------------------------------------------------------------------------
 

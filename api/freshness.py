@@ -30,7 +30,7 @@ StreamKey = tuple[str, str]
 class Freshness:
     """One worker's view of the kind revisions, and the revisions of the items it has served."""
 
-    MAX_ITEMS = 100_000
+    MAX_ITEMS = 50_000  # about 10 MB at most; cleared when full
 
     def __init__(self, db: Database, *, ttl: float = 0.005) -> None:
         self.db = db

@@ -15,7 +15,9 @@ import falcon
 import falcon.asgi
 
 from api import openapi, ops, problems
+from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable
+from api.limits import limit_in_flight
 from api.metrics import STARTED, RequestMetrics
 from api.resources import Api, Endpoint
 from api.routes import API, ROUTES
@@ -55,13 +57,13 @@ async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Resp
     problems.write(resp, problems.unavailable(str(ex)), req.path)
 
 
-def create_app(settings: Settings | None = None) -> Entry:
+def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
 
     db = Database(settings.database_url, head_ttl=settings.head_cache_seconds)
     api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
     metrics = RequestMetrics()
-    app = falcon.asgi.App(middleware=[metrics], cors_enable=False)
+    app = falcon.asgi.App(middleware=[metrics, *access_middleware(settings, db)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
     for route in ROUTES:
         app.add_route(route.template, Endpoint(api, route))
@@ -82,9 +84,9 @@ def create_app(settings: Settings | None = None) -> Entry:
     app.add_error_handler(DatabaseUnavailable, _database_unavailable)
     app.set_error_serializer(problems.serialize_http_error)
     gc.freeze()  # start-up objects never die: keep them out of every collection
-    return Entry(app, metrics)
+    return limit_in_flight(Entry(app, metrics), settings.max_in_flight)
 
 
-def app_from_environment() -> Entry:
+def app_from_environment() -> Any:
     """The uvicorn factory (``--factory api.app:app_from_environment``)."""
     return create_app(Settings.from_environment())

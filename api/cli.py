@@ -7,12 +7,18 @@ import ipaddress
 import logging
 import os
 import shutil
+import ssl
 import sys
 import tempfile
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from api.settings import SETTINGS_ENV, Settings
 from models.db import SchemaError
 from models.options import add_database_url
+
+if TYPE_CHECKING:
+    from api.database import Database
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -27,16 +33,77 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trust-proxy-headers", action="store_true",
         help="build _links and Link headers from X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix "
              "(only behind a proxy that sets them)")
-    parser.add_argument(
-        "--allow-unauthenticated-remote", action="store_true",
-        help="allow listening beyond loopback although the API has no authentication yet: anyone who can "
-             "reach the port can read everything in the read model")
+    _add_access_arguments(parser)
     parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     parser.add_argument("--head-cache-ms", type=float, default=5.0,
                         help="how long a worker reuses the head revision for ETags (default 5 ms)")
     parser.add_argument("--page-cache-mb", type=int, default=64,
                         help="per worker: keep assembled collection pages while the head revision does not "
                              "move, so identical list requests skip the database (default 64; 0 disables)")
+
+
+def _add_access_arguments(parser: argparse.ArgumentParser) -> None:
+    """Who may call, over what, how many at once: bearer tokens, TLS, CORS, the in-flight cap."""
+    parser.add_argument(
+        "--auth", choices=("tokens", "none"),
+        help="tokens: every route but /livez and /readyz needs Authorization: Bearer (omni-readmodel token); "
+             "none: no authentication, the default on loopback and refused beyond it unless given explicitly")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", metavar="FILE",
+                        help="mutual TLS: require a client certificate signed by a CA in this PEM file")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="allow cross-origin browser requests from ORIGIN (e.g. https://dash.example.com; "
+                             "* for any); repeatable; default: no CORS headers")
+    parser.add_argument("--max-in-flight", type=int, default=0, metavar="N",
+                        help="per worker: answer 429 with Retry-After beyond N requests in progress "
+                             "(probes exempt; default 0: no cap)")
+
+
+def _access_problem(args: argparse.Namespace) -> str | None:
+    """Why the access flags cannot be honoured, or None."""
+    if not is_loopback(args.host) and args.auth is None:
+        return (f"refusing to listen on {args.host} without authentication: pass --auth tokens (create tokens "
+                "with `omni-readmodel token create`), or --auth none to serve everyone who can reach the port")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together"
+    if args.tls_client_ca and not args.tls_cert:
+        return "--tls-client-ca needs --tls-cert and --tls-key"
+    if args.max_in_flight < 0:
+        return "--max-in-flight must be 0 (no cap) or more"
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+            if args.tls_client_ca:
+                context.load_verify_locations(args.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            return f"cannot use the TLS files: {exc}"
+    return None
+
+
+def _tls_options(args: argparse.Namespace) -> dict:
+    """uvicorn's ssl options for the TLS flags (none without them)."""
+    if not args.tls_cert:
+        return {}
+    options = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+    if args.tls_client_ca:
+        options.update(ssl_ca_certs=args.tls_client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
+
+
+def _warn_without_tokens(db: Database) -> None:
+    from models import tokens
+
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            active = [t for t in tokens.list_all(connection) if t.state() == "active"]
+    finally:
+        engine.dispose()
+    if not active:
+        log.warning("--auth tokens: %s holds no active token, every request but the probes will get 401; "
+                    "create one with `omni-readmodel token create NAME --scope read`", db.where)
 
 
 def is_loopback(host: str) -> bool:
@@ -52,13 +119,14 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("omni-readmodel serve: --workers must be at least 1", file=sys.stderr)
         return 2
-    if not is_loopback(args.host) and not args.allow_unauthenticated_remote:
-        print(f"omni-readmodel serve: refusing to listen on {args.host}: the API has no authentication yet; "
-              "listen on 127.0.0.1 behind an authenticating proxy, or pass --allow-unauthenticated-remote",
-              file=sys.stderr)
+    problem = _access_problem(args)
+    if problem:
+        print(f"omni-readmodel serve: {problem}", file=sys.stderr)
         return 2
     settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
                         max(0, args.page_cache_mb) << 20)
+    settings = replace(settings, auth=args.auth or "none", cors_origins=tuple(args.cors_origin),
+                       max_in_flight=args.max_in_flight)
 
     from api.database import Database
 
@@ -70,6 +138,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         db.close()
+    if settings.auth == "tokens":
+        _warn_without_tokens(db)
 
     own_metrics_dir = None
     if not os.environ.get(MULTIPROC_ENV):
@@ -83,11 +153,13 @@ def run(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        log.info("serving %s on http://%s:%d with %d worker(s)", db.where, args.host, args.port, args.workers)
+        log.info("serving %s on %s://%s:%d with %d worker(s), auth %s", db.where, "https" if args.tls_cert else "http",
+                 args.host, args.port, args.workers, settings.auth)
         uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     workers=args.workers, loop="uvloop", http="httptools", lifespan="off",
                     proxy_headers=False, server_header=False, access_log=args.access_log,
-                    log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower())
+                    log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower(),
+                    **_tls_options(args))
     finally:
         if own_metrics_dir:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)

@@ -19,6 +19,10 @@ class Settings:
     trust_proxy_headers: bool = False
     head_cache_seconds: float = 0.005
     page_cache_bytes: int = 64 << 20
+    # who may call, and how many at once (api.auth, api.limits)
+    auth: str = "none"  # "tokens": bearer tokens of the api_tokens table
+    cors_origins: tuple[str, ...] = ()
+    max_in_flight: int = 0  # per worker; 0: no cap
 
     def to_environment(self) -> str:
         return json.dumps(asdict(self))

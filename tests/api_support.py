@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -134,15 +135,20 @@ def stop(process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers."""
+def serve(url: str, *args: str, env: dict[str, str] | None = None, log_level: str = "WARNING",
+          log: Path | None = None, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers.
+
+    ``log``: keep the server's output in that file; ``tls``: the server speaks HTTPS, verified with that
+    client context."""
     port = free_port()
-    command = [sys.executable, "-m", "omni_readmodel", "--log-level", "WARNING", "serve", "--database-url", url,
+    command = [sys.executable, "-m", "omni_readmodel", "--log-level", log_level, "serve", "--database-url", url,
                "--port", str(port), *args]
-    output = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody drains while the server runs
+    # a file, not a pipe nobody drains while the server runs
+    output = open(log, "w+") if log else tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output,
                                stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -150,7 +156,7 @@ def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[s
                 output.seek(0)
                 raise RuntimeError(f"serve exited with {process.returncode}: {output.read()[-2000:]}")
             try:
-                if httpx.get(base + "/livez", timeout=1).status_code == 200:
+                if httpx.get(base + "/livez", timeout=1, verify=tls or True).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

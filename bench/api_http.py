@@ -7,6 +7,8 @@ A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, http
 - ``GET /api/v1/machines?limit=100`` >= 0.35 of bare Falcon returning a body of the same size (with the
   default page cache, and again with ``--page-cache-mb 0`` so every request reads its rows);
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
+- item GET with a valid bearer token (``serve --auth tokens``, wrk ``-H Authorization``) >= 0.95 of the
+  same requests to the same API without auth;
 - on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
 
@@ -110,18 +112,21 @@ def _lua(paths: list[str], etags: list[str] | None, directory: str) -> str:
     return str(path)
 
 
-def wrk(base: str, script: str | None = None, path: str = "/") -> float:
-    """Requests per second over SECONDS; any non-2xx/3xx answer fails the benchmark."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s"] + (["-s", script] if script else []) + [base + path]
+def wrk(base: str, script: str | None = None, path: str = "/", headers: tuple[str, ...] = ()) -> float:
+    """Requests per second over SECONDS; any non-2xx/3xx answer fails the benchmark. ``headers`` go to
+    every request (``-H``; the scripts' ``wrk.format`` calls pass no headers of their own, so wrk adds them)."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s"] + (["-s", script] if script else [])
+    command += [arg for header in headers for arg in ("-H", header)] + [base + path]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     if "Non-2xx or 3xx" in output:
         raise RuntimeError(f"wrk saw error answers:\n{output}")
     return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
 
 
-def compare(name: str, target: tuple[str, str | None, str], baseline: tuple[str, str | None, str],
+def compare(name: str, target: tuple, baseline: tuple,
             minimum: float, baseline_name: str) -> Result:
-    """Alternate target and baseline runs; compare the best run of each. Other load on the machine only
+    """Alternate target and baseline runs (``wrk`` arguments: base, script, path[, headers]); compare the
+    best run of each. Other load on the machine only
     ever slows a run down, so the best of several alternating runs is the least disturbed estimate; the
     ratio of the medians is reported beside it."""
     ours, theirs = [], []
@@ -174,7 +179,25 @@ def sqlite_results(directory: str) -> list[Result]:
                                "bare Falcon, same size"))
         results.append(compare("304 If-None-Match on /api/v1/machines/{id}", (api, not_modified, ""),
                                (bare_tiny, bare_not_modified, ""), 0.80, "bare Falcon, 2 B body"))
+        results.append(auth_result(stack, url, api, items, item_paths[0]))
     return results
+
+
+def auth_result(stack: ExitStack, url: str, api: str, items: str, probe_path: str) -> Result:
+    """Item GET through ``serve --auth tokens`` with a valid token against the same API without auth."""
+    from models import tokens
+    from models.db import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        token = tokens.create(connection, f"bench-{uuid.uuid4().hex[:8]}", [tokens.READ], None)
+    engine.dispose()
+    secured = stack.enter_context(api_server(url, "--auth", "tokens"))
+    header = f"Authorization: Bearer {token}"
+    _check(httpx.get(secured + probe_path), 401)
+    _check(httpx.get(secured + probe_path, headers={"Authorization": f"Bearer {token}"}))
+    return compare("item GET /api/v1/machines/{id} with a bearer token", (secured, items, "", (header,)),
+                   (api, items, ""), 0.95, "same API, no auth")
 
 
 def postgres_results(directory: str) -> list[Result]:

@@ -45,7 +45,12 @@ class Grant:
 
 
 class TokenCache:
-    """One worker's token lookups, each reused for at most ``ttl`` seconds (unknown tokens included)."""
+    """One worker's token lookups, each reused for at most ``ttl`` seconds (unknown tokens included).
+
+    Lookups are remembered by the Authorization header as sent, so a remembered one costs a dict lookup
+    instead of a SHA-256 (which costs more than the rest of the check together). Python keys its string
+    hashes with a per-process secret, so the dict's timing says nothing about which tokens it holds; the
+    database is searched by the token's SHA-256 and the stored digest compared in constant time."""
 
     def __init__(self, db: Database, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.time) -> None:
         self.db = db
@@ -54,17 +59,17 @@ class TokenCache:
         self.statement = db.compile(tokens.lookup_statement())
         self._entries: dict[str, tuple[float, Grant | None]] = {}
 
-    def find(self, token: str) -> Grant | None:
-        """The grant of a known, unrevoked, unexpired token; None otherwise. DatabaseUnavailable (503)
-        when the lookup cannot be made."""
-        presented = tokens.digest(token)
+    def find(self, authorization: str) -> Grant | None:
+        """The grant of ``Authorization: Bearer <token>`` for a known, unrevoked, unexpired token; None
+        otherwise. DatabaseUnavailable (503) when the lookup cannot be made."""
         now = time.monotonic()
-        entry = self._entries.get(presented)
+        entry = self._entries.get(authorization)
         if entry is None or entry[0] <= now:
-            entry = (now + self.ttl, self._load(presented))
+            token = bearer_token(authorization)
+            entry = (now + self.ttl, None if token is None else self._load(tokens.digest(token)))
             if len(self._entries) >= CACHE_ENTRIES:
                 self._entries.clear()
-            self._entries[presented] = entry
+            self._entries[authorization] = entry
         grant = entry[1]
         if grant is None or (grant.expires_at is not None and grant.expires_at <= self.clock()):
             return None
@@ -78,6 +83,13 @@ class TokenCache:
         if record.revoked is not None:
             return None
         return Grant(record.name, record.scopes, None if record.expires is None else record.expires.timestamp())
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value; None for any other form."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
 
 
 def unauthorized(detail: str, error: str | None = None) -> Problem:
@@ -112,12 +124,10 @@ class BearerAuth:
         header = req.get_header("Authorization")
         if header is None:
             raise unauthorized("this API needs a bearer token: Authorization: Bearer <token>")
-        scheme, _, token = header.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise unauthorized("the Authorization header must be: Bearer <token>", "invalid_request")
-        grant = self.cache.find(token)
+        grant = self.cache.find(header)
         if grant is None:
+            if bearer_token(header) is None:
+                raise unauthorized("the Authorization header must be: Bearer <token>", "invalid_request")
             raise unauthorized("unknown, expired or revoked token", "invalid_token")
         req.context.grant = grant
         TOKEN_NAME.set(grant.name)

@@ -218,14 +218,16 @@ def test_a_remembered_token_still_expires_on_time(sqlite_url: str) -> None:
     now = [time.time()]
     db = Database(sqlite_url)
     cache = TokenCache(db, ttl=3600, clock=lambda: now[0])
-    grant = cache.find(token)
+    grant = cache.find(f"Bearer {token}")
     assert grant is not None and grant.name == "day" and grant.scopes == {tokens.READ}
+    assert cache.find(f"bearer   {token} ") == grant  # the scheme is case-insensitive
     token_command(model.url, "revoke", "day")
-    assert cache.find(token) == grant  # remembered: the database is not read again within the ttl
+    assert cache.find(f"Bearer {token}") == grant  # remembered: the database is not read again within the ttl
     now[0] += 86400 + 1
-    assert cache.find(token) is None
-    assert TokenCache(db).find(token) is None  # a fresh lookup sees the revocation
-    assert cache.find(token + "x") is None and cache.find("") is None
+    assert cache.find(f"Bearer {token}") is None
+    assert TokenCache(db).find(f"Bearer {token}") is None  # a fresh lookup sees the revocation
+    for wrong in (f"Bearer {token}x", f"Basic {token}", token, "Bearer ", ""):
+        assert cache.find(wrong) is None
     db.close()
     model.close()
 

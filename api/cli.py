@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"omni-readmodel serve: {problem}", file=sys.stderr)
         return 2
+    if args.auth == "none" and not is_loopback(args.host):
+        log.warning("--auth none on %s: anyone who can reach the port can read the whole read model", args.host)
     settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
                         max(0, args.page_cache_mb) << 20)
     settings = replace(settings, auth=args.auth or "none", cors_origins=tuple(args.cors_origin),

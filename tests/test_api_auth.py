@@ -252,39 +252,54 @@ def server_side_pid(port: int, client_port: int) -> int | None:
     return None
 
 
+def get_status(connection: http.client.HTTPConnection, token: str) -> int:
+    """One request on this keep-alive connection; raises if the server closed it meanwhile."""
+    connection.request("GET", "/api/v1/clusters", headers=bearer(token))
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def connection_per_worker(port: int, token: str, workers: int) -> dict[int, http.client.HTTPConnection]:
+    """Keep-alive connections, one held by each worker process, each having answered 200 to ``token`` (so
+    each worker has the token in its memory)."""
+    held: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(200):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert get_status(connection, token) == 200
+        pid = server_side_pid(port, connection.sock.getsockname()[1])
+        if pid is not None and pid not in held:
+            held[pid] = connection
+        else:
+            connection.close()
+        if len(held) == workers:
+            break
+    assert len(held) == workers, "could not reach every worker"
+    for connection in held.values():  # again, on every worker, right before the test goes on
+        assert get_status(connection, token) == 200
+    return held
+
+
 def test_revocation_reaches_every_worker(sqlite_url: str) -> None:
     model = ReadModel(sqlite_url)
     token = create_token(model, "soon-revoked", tokens.READ)
     with serve(model.url, "--auth", "tokens", "--workers", "2") as base:
-        port = int(base.rsplit(":", 1)[1])
-        per_worker: dict[int, http.client.HTTPConnection] = {}
-        for _ in range(200):  # keep-alive connections until each of the two workers holds one
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            connection.request("GET", "/api/v1/clusters", headers=bearer(token))
-            response = connection.getresponse()
-            response.read()
-            assert response.status == 200  # and the worker has the token in its cache
-            pid = server_side_pid(port, connection.sock.getsockname()[1])
-            if pid is not None and pid not in per_worker:
-                per_worker[pid] = connection
-            else:
-                connection.close()
-            if len(per_worker) == 2:
-                break
-        assert len(per_worker) == 2, "could not reach both workers"
+        held = connection_per_worker(int(base.rsplit(":", 1)[1]), token, 2)
+        sockets = {pid: connection.sock for pid, connection in held.items()}
+        with model.engine.begin() as connection:
+            tokens.revoke(connection, "soon-revoked")
+        waiting = dict(held)
 
-        assert token_command(model.url, "revoke", "soon-revoked").returncode == 0
-        for connection in per_worker.values():
-            sock = connection.sock
+        def every_worker_refuses() -> bool:
+            # every connection is used on each round: an idle one would be closed by the server
+            for pid, connection in list(waiting.items()):
+                if get_status(connection, token) == 401:
+                    del waiting[pid]
+            return not waiting
 
-            def refused(connection: http.client.HTTPConnection = connection) -> bool:
-                connection.request("GET", "/api/v1/clusters", headers=bearer(token))
-                response = connection.getresponse()
-                response.read()
-                return response.status == 401
-
-            wait_until(refused, "the revocation to reach this worker")
-            assert connection.sock is sock  # still the same worker's connection
+        wait_until(every_worker_refuses, "the revocation to reach every worker")
+        assert {pid: connection.sock for pid, connection in held.items()} == sockets  # no reconnection
+        for connection in held.values():
             connection.close()
     model.close()
 

@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from api import selectors
 from api.problems import bad_parameter
+from models import history
 
 MAX_LIMIT = 1000
 SORTS = ("id", "-id", "created", "-created", "updated", "-updated")
@@ -91,17 +92,14 @@ def min_revision(params: dict[str, Any]) -> int | None:
 
 
 def at(params: dict[str, Any]) -> int | datetime | None:
-    """``at=REVISION`` or ``at=RFC3339`` (a time without offset is UTC)."""
+    """``at=REVISION`` or ``at=RFC3339`` (with an offset; see ``models.history.parse_point``)."""
     text = single(params, "at")
     if text is None:
         return None
-    if text.isdigit():
-        return int(text)
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-    except ValueError:
-        raise bad_parameter("at", "must be a revision number or an RFC 3339 time") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return history.parse_point(text)
+    except ValueError as exc:
+        raise bad_parameter("at", f"must be a revision number or an RFC 3339 time: {exc}") from None
 
 
 def filter_value(params: dict[str, Any], name: str) -> str | None:

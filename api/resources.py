@@ -8,8 +8,10 @@ source, links spliced in with one replace.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import zlib
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -26,6 +28,7 @@ from api.sources import HistorySource, ListQuery, LiveSource, paginate
 from models import catalog, history, projections
 
 JSON = "application/json; charset=utf-8"
+AT_HEADER = "X-Readmodel-At"  # with at=: "head" (the point is at or after the head) or "past"
 MIN_REVISION_WAIT = 2.0
 MIN_REVISION_POLL = 0.02
 PREPARED_CACHE = 256
@@ -61,14 +64,28 @@ class Api:
             head = self.db.head(fresh=True)
         return head
 
-    def revision_at(self, point: int | Any, head: int) -> int:
-        if isinstance(point, int):
-            revision = point
-        else:
-            revision = self.db.history(lambda connection: history.revision_at(connection, point))
-        if revision > head:
-            raise bad_parameter("at", f"revision {revision} is beyond the head revision {head}")
-        return revision
+    def revision_at(self, point: int | datetime, head: int) -> history.Point:
+        """Where ``at=`` reads (models/history.py says how); 409/410 problems naming the revision to ask for."""
+        try:
+            return self.db.history(lambda connection: history.resolve(connection, point, head))
+        except history.BeforeHistory as exc:
+            raise PointProblem(410, "before-history", "Gone", str(exc), exc.revision) from None
+        except history.PointError as exc:  # inside the first bootstrap, or beyond the head
+            raise PointProblem(409, "no-complete-state", "Conflict", str(exc), exc.revision) from None
+
+
+class PointProblem(problems.Problem):
+    """A 409/410 for ``at=``: the body's ``revision`` is the nearest revision that answers (if any)."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, revision: int | None) -> None:
+        super().__init__(status, slug, title, detail, parameter="at")
+        self.revision = revision
+
+    def body(self, instance: str | None = None) -> bytes:
+        document = json.loads(super().body(instance))
+        if self.revision is not None:
+            document["revision"] = self.revision
+        return json.dumps(document, separators=(",", ":")).encode()
 
 
 def etag_for(revision: int, req: Request, base: Base) -> str:
@@ -116,8 +133,10 @@ class Endpoint:
             # the head, re-read at most every few ms: rows read below are at least this new
             revision, source = api.db.head(), api.live
         else:
-            revision = api.revision_at(point, api.db.head(fresh=True))
-            source = HistorySource(api.db, revision)
+            resolved = api.revision_at(point, api.db.head(fresh=True))
+            revision = resolved.revision
+            source = api.live if resolved.at_head else HistorySource(api.db, revision)
+            resp.set_header(AT_HEADER, "head" if resolved.at_head else "past")
         etag = etag_for(revision, req, base)
         header = req.get_header("If-None-Match")
         if header is not None and etag_matches(header, etag):

@@ -1,0 +1,203 @@
+"""``at=`` and ``export --at``: one parser and one resolver (models/history.py), the API over real uvicorn,
+the export CLI as a real process, on SQLite and PostgreSQL.
+
+The read model here: five clusters written by the first bootstrap (revisions 1-5, one second apart from
+T0), every stream bootstrapped at revision 5, then one update (revision 6)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from models import catalog, history
+from models.schema import streams
+from tests.api_support import ROOT, T0, ReadModel, resource, serve
+
+BOOTSTRAPPED = 5
+HEAD = 6
+
+
+@pytest.fixture
+def model(db_url: str):
+    read_model = ReadModel(db_url)
+    read_model.apply([resource("Cluster", f"c{i}", {"kubernetes_version": "1.31.1"}) for i in range(1, 6)])
+    read_model.bootstrap_streams()
+    read_model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.32.0"})])
+    assert read_model.revision == HEAD
+    yield read_model
+    read_model.close()
+
+
+def second(n: float) -> datetime:
+    """The time the n-th event was observed (ReadModel's clock ticks one second per event)."""
+    return T0 + timedelta(seconds=n)
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("0", 0),
+    ("000000000000000042", 42),
+    ("2025-01-01T00:00:05Z", second(5)),
+    ("2025-01-01t00:00:05z", second(5)),
+    ("2025-01-01T02:00:05+02:00", second(5)),
+    ("2024-12-31T23:00:05.5-01:00", second(5.5)),
+    ("2025-01-01T00:00:05.123456789Z", second(5.123456)),
+    ("0001-01-01T00:00:00+01:00", datetime.min.replace(tzinfo=UTC)),  # before anything: not an overflow
+])
+def test_points_parse(text: str, expected: int | datetime) -> None:
+    assert history.parse_point(text) == expected
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("①", "neither a revision number nor an RFC 3339 time"),
+    ("١٢", "neither a revision number nor an RFC 3339 time"),  # Arabic-Indic digits: int() would accept them
+    ("１２", "neither a revision number nor an RFC 3339 time"),  # fullwidth digits
+    ("2025-01-01T00:00:0٥Z", "neither a revision number nor an RFC 3339 time"),
+    ("1" * 19, "at most 18 digits"),
+    ("2025-01-01T00:00:05 02:00", "write the offset as %2B"),  # what a raw '+' in a query string becomes
+    ("2025-01-01T00:00:05", "needs an offset"),
+    ("2025-01-01", "neither a revision number nor an RFC 3339 time"),
+    ("2025-02-30T00:00:00Z", "not a valid time"),
+    ("2025-01-01T00:00:00+24:00", "invalid UTC offset"),
+    ("-1", "neither a revision number nor an RFC 3339 time"),
+    ("", "neither a revision number nor an RFC 3339 time"),
+])
+def test_bad_points_are_refused(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        history.parse_point(text)
+
+
+# --- resolving ------------------------------------------------------------------------------------
+
+def _resolve(model: ReadModel, point: int | datetime) -> history.Point:
+    with model.engine.connect() as conn:
+        return history.resolve(conn, point, history.head_revision(conn))
+
+
+def test_points_resolve(model: ReadModel) -> None:
+    assert _resolve(model, HEAD) == history.Point(HEAD, True)
+    assert _resolve(model, datetime(2999, 1, 1, tzinfo=UTC)) == history.Point(HEAD, True)
+    assert _resolve(model, BOOTSTRAPPED) == history.Point(BOOTSTRAPPED, False)
+    assert _resolve(model, second(5.5)) == history.Point(BOOTSTRAPPED, False)
+    for point, error, revision in [
+        (HEAD + 1, history.BeyondHead, HEAD), (0, history.BeforeHistory, 1),
+        (second(0.5), history.BeforeHistory, 1), (datetime.min.replace(tzinfo=UTC), history.BeforeHistory, 1),
+        (1, history.DuringBootstrap, BOOTSTRAPPED), (second(4), history.DuringBootstrap, BOOTSTRAPPED),
+    ]:
+        with pytest.raises(error) as info:
+            _resolve(model, point)
+        assert info.value.revision == revision, point
+
+
+def test_an_unfinished_first_bootstrap_has_only_the_head(model: ReadModel) -> None:
+    """A stream still bootstrapping (no bootstrapped_at yet) means the first bootstrap has not completed."""
+    kind = catalog.by_name("Cluster")
+    with model.engine.begin() as conn:
+        conn.execute(sa.update(streams).where(streams.c.type == kind.type).values(bootstrapped_at=None))
+    with pytest.raises(history.DuringBootstrap, match="has not completed yet") as info:
+        _resolve(model, BOOTSTRAPPED)
+    assert info.value.revision is None
+    with model.engine.begin() as conn:  # a read model written without stream checkpoints: nothing to wait for
+        conn.execute(sa.delete(streams))
+    assert _resolve(model, 1) == history.Point(1, False)
+
+
+def test_an_empty_log_has_only_the_head(sqlite_url: str) -> None:
+    empty = ReadModel(sqlite_url)
+    try:
+        assert _resolve(empty, 0) == history.Point(0, True)
+        assert _resolve(empty, datetime(2000, 1, 1, tzinfo=UTC)) == history.Point(0, True)
+    finally:
+        empty.close()
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+def _problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["error"] == body["detail"]
+    return body
+
+
+def test_api_at(model: ReadModel) -> None:
+    with serve(model.url) as base, httpx.Client(base_url=base, timeout=10) as client:
+        future = client.get("/api/v1/clusters?at=2999-01-01T00:00:00%2B02:00")
+        assert future.status_code == 200 and future.headers["x-readmodel-at"] == "head"
+        assert future.headers["x-readmodel-revision"] == str(HEAD)
+        assert future.json()[0]["kubernetes_version"] == "1.32.0"
+
+        past = client.get("/api/v1/clusters/c1?at=2025-01-01T02:00:05.5%2B02:00")
+        assert past.status_code == 200 and past.headers["x-readmodel-at"] == "past"
+        assert past.headers["x-readmodel-revision"] == str(BOOTSTRAPPED)
+        assert past.json()["kubernetes_version"] == "1.31.1"
+        assert client.get(f"/api/v1/clusters?at={HEAD}").headers["x-readmodel-at"] == "head"
+        assert "x-readmodel-at" not in client.get("/api/v1/clusters").headers
+
+        raw_plus = _problem(client.get("/api/v1/clusters?at=2025-01-01T02:00:05+02:00"), 400)
+        assert raw_plus["parameter"] == "at" and "%2B" in raw_plus["detail"]
+        for value in ("%E2%91%A0", "%D9%A1%D9%A2", "1" * 19):  # ①, Arabic-Indic 12, 19 digits
+            assert _problem(client.get(f"/api/v1/clusters?at={value}"), 400)["parameter"] == "at"
+
+        for path in ("/api/v1/clusters?at=0", "/api/v1/clusters/c1?at=2025-01-01T00:00:00Z"):
+            gone = _problem(client.get(path), 410)
+            assert gone["revision"] == 1 and "oldest logged revision 1" in gone["detail"]
+        for path in ("/api/v1/clusters?at=2", "/api/v1/clusters/c1?at=2025-01-01T00:00:03Z"):
+            early = _problem(client.get(path), 409)
+            assert early["revision"] == BOOTSTRAPPED and "inside the first bootstrap" in early["detail"]
+        beyond = _problem(client.get(f"/api/v1/clusters?at={HEAD + 1}"), 409)
+        assert beyond["revision"] == HEAD and "beyond the head revision" in beyond["detail"]
+
+
+# --- export ---------------------------------------------------------------------------------------
+
+def export(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "omni_readmodel", "export", "--database-url", url, *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_export_at_validates_like_the_api(model: ReadModel) -> None:
+    assert len(export(model.url, "--at", "2999-01-01T00:00:00Z").stdout.splitlines()) == 5
+    assert '"1.31.1"' in export(model.url, "--at", str(BOOTSTRAPPED), "--type", "Cluster").stdout.splitlines()[0]
+    for args, message in [
+        (("--at", str(HEAD + 1)), f"revision {HEAD + 1} is beyond the head revision {HEAD}"),
+        (("--at", "0"), "before the oldest logged revision 1"),
+        (("--at", "2025-01-01T00:00:02Z"), f"inside the first bootstrap: the read model is complete from revision {BOOTSTRAPPED}"),
+        (("--at", "١٢"), "neither a revision number nor an RFC 3339 time"),
+        (("--type", "Clusters"), "unknown --type 'Clusters': known kinds .* Cluster, ClusterBootstrapStatus"),
+    ]:
+        result = export(model.url, *args)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.startswith("omni-readmodel export: "), result.stderr
+        assert "Traceback" not in result.stderr
+        assert re.search(message, result.stderr), result.stderr
+
+
+def test_export_of_a_missing_sqlite_file_creates_nothing(tmp_path) -> None:
+    path = tmp_path / "absent.db"
+    result = export(f"sqlite:///{path}")
+    assert result.returncode == 2 and f"no database at {path}" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_into_a_closed_pipe_ends_quietly(sqlite_url: str) -> None:
+    many = ReadModel(sqlite_url)
+    try:  # far more than a pipe buffer holds
+        many.apply([resource("ConfigPatch", f"p{i:05}", {"data": "x" * 200}) for i in range(3000)])
+    finally:
+        many.close()
+    process = subprocess.Popen([sys.executable, "-m", "omni_readmodel", "export", "--database-url", sqlite_url],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline().startswith('{"annotations"')
+    process.stdout.close()  # what `head -n 1` does after its line
+    stderr = process.stderr.read()
+    assert process.wait(timeout=120) == 141
+    assert stderr == ""

@@ -117,7 +117,8 @@ class Endpoint:
         self.is_item = route.shape is Shape.ITEM
         # the common case (stored id = path id, nothing to check first) skips the dispatch below
         self.plain_item = self.is_item and route.derived is None and not route.parent and route.key is KeyMap.SAME
-        self._prepared: dict[str, tuple[ListQuery, Any]] = {}
+        self._parsed: dict[str, ListQuery] = {}
+        self._plans: dict[str, Any] = {}
 
     async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
         api = self.api
@@ -127,6 +128,8 @@ class Endpoint:
         if params:
             point = qp.at(params)
             wanted = qp.min_revision(params)
+            if not self.is_item:
+                self.parsed(req.query_string, params)  # every malformed parameter is a 400 before any 304/409
             if wanted is not None:
                 await api.wait_for(wanted)
         if point is None:
@@ -232,18 +235,28 @@ class Endpoint:
             raise bad_parameter("sort", "this collection can only be sorted by id or -id")
         return ListQuery(tuple(filters), qp.selector(params), sort, qp.cursor(params, sort), qp.limit(params))
 
+    def parsed(self, query_string: str, params: dict[str, Any]) -> ListQuery:
+        """The parsed collection parameters (400 if malformed); memoised per query string."""
+        query = self._parsed.get(query_string)
+        if query is None:
+            query = self.list_query(params)
+            if len(self._parsed) >= PREPARED_CACHE:
+                self._parsed.clear()
+            self._parsed[query_string] = query
+        return query
+
     def prepared(self, source: Any, query_string: str, params: dict[str, Any]) -> tuple[ListQuery, Any]:
         """The parsed query and, for the live source, its plan; memoised per query string."""
-        live = source is self.api.live and self.route.derived is None
-        cached = self._prepared.get(query_string) if live else None
-        if cached is None:
-            query = self.list_query(params)
-            cached = (query, source.plan(self.kind, query) if live else None)
-            if live:
-                if len(self._prepared) >= PREPARED_CACHE:
-                    self._prepared.clear()
-                self._prepared[query_string] = cached
-        return cached
+        query = self.parsed(query_string, params)
+        if source is not self.api.live or self.route.derived is not None:
+            return query, None
+        plan = self._plans.get(query_string)
+        if plan is None:
+            plan = source.plan(self.kind, query)
+            if len(self._plans) >= PREPARED_CACHE:
+                self._plans.clear()
+            self._plans[query_string] = plan
+        return query, plan
 
     def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request, resp: Response,
                    base: Base, revision: int) -> bytes:

@@ -16,9 +16,10 @@ import falcon.asgi
 
 from api import openapi, ops, problems
 from api.database import Database, DatabaseUnavailable
+from api.kubeconfig import Kubeconfigs, OmniAccess
 from api.metrics import STARTED, RequestMetrics
 from api.resources import Api, Endpoint
-from api.routes import API, ROUTES
+from api.routes import API, ROUTES, Derived
 from api.settings import Settings
 
 
@@ -63,8 +64,12 @@ def create_app(settings: Settings | None = None) -> Entry:
     metrics = RequestMetrics()
     app = falcon.asgi.App(middleware=[metrics], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
+    kubeconfigs = Kubeconfigs(api, OmniAccess.configure(
+        settings.omni_endpoint, user=settings.kubeconfig_user, groups=settings.kubeconfig_groups,
+        ttl_seconds=settings.kubeconfig_ttl_seconds, ca_file=settings.omni_ca_file,
+        insecure_no_auth=settings.omni_insecure_no_auth))
     for route in ROUTES:
-        app.add_route(route.template, Endpoint(api, route))
+        app.add_route(route.template, kubeconfigs if route.derived is Derived.LIVE_ONLY else Endpoint(api, route))
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

@@ -13,6 +13,7 @@ import tempfile
 from api.settings import SETTINGS_ENV, Settings
 from models.db import SchemaError
 from models.options import add_database_url
+from omni_client.endpoint import add_endpoint
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -37,6 +38,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-cache-mb", type=int, default=64,
                         help="per worker: keep assembled collection pages while the head revision does not "
                              "move, so identical list requests skip the database (default 64; 0 disables)")
+    omni = parser.add_argument_group(
+        "kubeconfig pass-through", "GET /api/v1/clusters/{id}/kubeconfig asks Omni live, signed with the service "
+        "account key in OMNI_SERVICE_ACCOUNT_KEY (it needs the Operator role); without --endpoint the route "
+        "answers 404 saying so")
+    add_endpoint(omni)
+    omni.add_argument("--ca-file", help="PEM CA bundle for an https:// endpoint (default: system roots)")
+    omni.add_argument("--insecure-no-auth", action="store_true",
+                      help="call Omni unsigned (only for a simulator started without a key)")
+    omni.add_argument("--kubeconfig-user", default="omni-readmodel",
+                      help="the Kubernetes user the kubeconfig's token is issued to (default omni-readmodel)")
+    omni.add_argument("--kubeconfig-group", action="append", dest="kubeconfig_groups", metavar="GROUP",
+                      help="a Kubernetes group of that user, repeatable (default system:masters)")
+    omni.add_argument("--kubeconfig-ttl", type=float, default=3600.0, metavar="SECONDS",
+                      help="how long the issued token is valid (default 3600 s; Omni allows up to 10 years)")
 
 
 def is_loopback(host: str) -> bool:
@@ -58,7 +73,19 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
-                        max(0, args.page_cache_mb) << 20)
+                        max(0, args.page_cache_mb) << 20, omni_endpoint=args.endpoint, omni_ca_file=args.ca_file,
+                        omni_insecure_no_auth=args.insecure_no_auth, kubeconfig_user=args.kubeconfig_user,
+                        kubeconfig_groups=tuple(args.kubeconfig_groups or ("system:masters",)),
+                        kubeconfig_ttl_seconds=args.kubeconfig_ttl)
+    from api.kubeconfig import OmniAccess
+
+    try:  # fail here, once, rather than in every worker
+        OmniAccess.configure(settings.omni_endpoint, user=settings.kubeconfig_user,
+                             groups=settings.kubeconfig_groups, ttl_seconds=settings.kubeconfig_ttl_seconds,
+                             ca_file=settings.omni_ca_file, insecure_no_auth=settings.omni_insecure_no_auth)
+    except ValueError as exc:
+        print(f"omni-readmodel serve: kubeconfig pass-through: {exc}", file=sys.stderr)
+        return 2
 
     from api.database import Database
 

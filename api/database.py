@@ -186,3 +186,18 @@ class Database:
             self._head = int(row[0]) if row else 0
             self._head_read_at = now
         return self._head
+
+    # -- replication ---------------------------------------------------------------------------
+
+    # On a streaming-replication standby: how far replay is behind, 0 once it has replayed all it received
+    # (an idle primary sends nothing, so "time since the last replayed commit" alone would grow forever).
+    _REPLICA_LAG = Statement(
+        "SELECT pg_is_in_recovery(), CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
+        "ELSE COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0.0)::float8 END", {})
+
+    def replica_lag(self) -> float | None:
+        """Seconds this standby's replay is behind its primary; None on a primary or on SQLite."""
+        if self.backend != "postgresql":
+            return None
+        row = self.one(self._REPLICA_LAG, {})
+        return float(row[1]) if row and row[0] else None

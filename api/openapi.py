@@ -87,6 +87,21 @@ def document_schema(doc: Document) -> dict[str, Any]:
     return schema
 
 
+def _live_kubeconfig_responses(responses: dict[str, Any]) -> dict[str, Any]:
+    """The kubeconfig comes live from Omni: no ETag, no revision, never cached."""
+    body = {"type": "object", "required": ["data", "_links"], "properties": {
+        "data": {"type": "string", "contentEncoding": "base64", "description": "base64 of the kubeconfig YAML"},
+        "_links": {"type": "object", "properties": {"self": {"type": "string", "format": "uri"},
+                                                    "cluster": {"type": "string", "format": "uri"}}}}}
+    return {
+        "200": {"description": "the kubeconfig (Cache-Control: no-store)", "content": {
+            "application/json": {"schema": body}, "application/yaml": {"schema": {"type": "string"}}}},
+        "404": _problem_response("no such cluster, or the pass-through is not configured (the problem says which)"),
+        "502": _problem_response("Omni refused the request"),
+        "503": _problem_response("Omni did not answer"),
+    }
+
+
 def _document_of(route: Route) -> Document | None:
     if route.derived is Derived.LIVE_ONLY:
         return None
@@ -188,13 +203,13 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     if path_params:
         responses["404"] = _problem_response("no such resource")
+    common = _COMMON
     if route.derived is Derived.LIVE_ONLY:
-        del responses["200"]
-        responses["501"] = _problem_response("not in the read model")
+        responses, common = _live_kubeconfig_responses(responses), []
     responses.update(_SERVER_PROBLEMS)
     operation = {
         "summary": route.summary, "operationId": _operation_id(route), "tags": [route.path.split("/")[1]],
-        "parameters": parameters + _COMMON, "responses": dict(sorted(responses.items())),
+        "parameters": parameters + common, "responses": dict(sorted(responses.items())),
     }
     if route.deprecated:
         operation["deprecated"] = True

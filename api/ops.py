@@ -79,6 +79,7 @@ class Readyz:
     async def on_get(self, req: Request, resp: Response) -> None:
         try:
             state = watcher_state(self.api)
+            replica_lag = self.api.db.replica_lag()
         except DatabaseUnavailable as exc:
             body = {"ready": False, "database": str(exc)}
             resp.status = 503
@@ -86,6 +87,8 @@ class Readyz:
             body = {"ready": state.ready, "head_revision": state.head, "streams": state.expected,
                     "bootstrapped": state.bootstrapped, "missing": state.missing,
                     "lag_seconds": state.lag_seconds}
+            if replica_lag is not None:  # reading from a standby: how far behind its primary it is
+                body["replica_lag_seconds"] = replica_lag
             resp.status = 200 if state.ready else 503
         if resp.status == 503:
             resp.set_header("Retry-After", "1")

@@ -201,11 +201,6 @@ class Endpoint:
 
     def derived_item(self, source: Any, ids: dict[str, str]) -> bytes:
         derived, path_id = self.route.derived, ids.get("id", "")
-        if derived is Derived.LIVE_ONLY:
-            if not source.exists(catalog.by_name(self.route.parent), path_id):
-                raise not_found(f"{self.route.parent} {path_id!r} not found")
-            raise problems.not_implemented(
-                "kubeconfigs are not stored in the read model; the live pass-through to Omni is not enabled")
         if derived is Derived.KUBERNETES_NODE:
             for name, document in self.kubernetes_nodes(source, path_id):
                 if name == ids["node"]:

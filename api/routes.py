@@ -39,7 +39,7 @@ class Derived(enum.Enum):
     KUBERNETES_NODE = "kubernetes-node"
     SCHEMATICS = "schematics"
     SCHEMATIC = "schematic"
-    LIVE_ONLY = "live-only"  # not in the read model (kubeconfig): 404/501
+    LIVE_ONLY = "live-only"  # not in the read model: fetched from Omni per request (kubeconfig)
 
 
 class Match(enum.Enum):
@@ -106,7 +106,7 @@ ROUTES: tuple[Route, ...] = (
     _item("/clusters/{id}/metrics", "ClusterMetrics", "Cluster feature metrics (global singleton)",
           key=KeyMap.SINGLETON, parent="Cluster"),
     _item("/clusters/{id}/bootstrap", "ClusterBootstrapStatus", "Get a cluster's bootstrap status"),
-    _item("/clusters/{id}/kubeconfig", "Kubeconfig", "Kubeconfig (not in the read model: 501)",
+    _item("/clusters/{id}/kubeconfig", "Kubeconfig", "A cluster's kubeconfig, fetched live from Omni (scope sensitive)",
           derived=Derived.LIVE_ONLY, parent="Cluster"),
     _item("/clusters/{id}/kubernetes-upgrade", "KubernetesUpgradeStatus", "Get a Kubernetes upgrade status"),
     _item("/clusters/{id}/talos-upgrade", "TalosUpgradeStatus", "Get a Talos upgrade status"),

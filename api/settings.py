@@ -19,10 +19,20 @@ class Settings:
     trust_proxy_headers: bool = False
     head_cache_seconds: float = 0.005
     page_cache_bytes: int = 64 << 20
+    # the kubeconfig pass-through to Omni (the service account key comes from the environment)
+    omni_endpoint: str | None = None
+    omni_ca_file: str | None = None
+    omni_insecure_no_auth: bool = False
+    kubeconfig_user: str = "omni-readmodel"
+    kubeconfig_groups: tuple[str, ...] = ("system:masters",)
+    kubeconfig_ttl_seconds: float = 3600.0
 
     def to_environment(self) -> str:
         return json.dumps(asdict(self))
 
     @classmethod
     def from_environment(cls) -> Settings:
-        return cls(**json.loads(os.environ.get(SETTINGS_ENV, "{}")))
+        values = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
+        if "kubeconfig_groups" in values:  # JSON has no tuples
+            values["kubeconfig_groups"] = tuple(values["kubeconfig_groups"])
+        return cls(**values)

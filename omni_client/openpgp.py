@@ -6,6 +6,12 @@ with SHA-256/384/512, ASCII armor, and generation of a service-account key pair 
 ``omnictl serviceaccount create`` produces. Everything else fails with :class:`OpenPGPError`.
 
 Error messages never contain key material.
+
+Why not pysequoia (0.1.35, checked against gpg 2.2.40): its ``sign()`` has no hash choice and made
+SHA-512 signatures even for keys preferring SHA-256; ``Tsk.generate`` cannot make Omni's key shape
+(a primary key that signs: it makes a certify-only primary plus a signing subkey); and ``verify()``
+has no reference time and accepted text (0x01) signatures, keys expired in 2020, signatures 20 min in
+the future, RSA and ECDSA keys, so every Omni refusal would still be code here.
 """
 
 from __future__ import annotations

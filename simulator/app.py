@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 import grpc.aio
 
 from simulator import fleet as fleetgen
+from simulator import management
 from simulator.churn import Churn
 from simulator.faults import Faults
 from simulator.server import StateService, build_server
@@ -35,6 +36,7 @@ class Simulator:
         self.churn = Churn(self.store, self.fleet, seed)
         self.churn_rate = churn_rate
         self.service = StateService(self.store, self.faults)
+        self.management = management.ManagementService(self.store)
         self._interceptors = tuple(interceptors)
         self._server: grpc.aio.Server | None = None
         self._churn_task: asyncio.Task | None = None
@@ -47,7 +49,8 @@ class Simulator:
 
     async def start(self, listen: str = "127.0.0.1:0") -> int:
         """Listen (``host:port``, port 0 picks one) and start churning; returns the bound port."""
-        self._server = build_server(self.service, self._interceptors)
+        self._server = build_server(self.service, self._interceptors,
+                                    (management.generic_handler(self.management),))
         try:
             self.port = self._server.add_insecure_port(listen)
         except RuntimeError as exc:  # grpc's way of reporting a failed bind

@@ -238,8 +238,9 @@ def generic_handler(service: StateService) -> grpc.GenericRpcHandler:
     })
 
 
-def build_server(service: StateService, interceptors: Iterable[grpc.aio.ServerInterceptor] = ()) -> grpc.aio.Server:
-    """A grpc.aio server carrying the State service (add a port, then start it)."""
+def build_server(service: StateService, interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+                 more_services: Iterable[grpc.GenericRpcHandler] = ()) -> grpc.aio.Server:
+    """A grpc.aio server carrying the State service and ``more_services`` (add a port, then start it)."""
     server = grpc.aio.server(
         interceptors=list(interceptors),
         options=[
@@ -248,5 +249,5 @@ def build_server(service: StateService, interceptors: Iterable[grpc.aio.ServerIn
             ("grpc.so_reuseport", 0),
         ],
     )
-    server.add_generic_rpc_handlers((generic_handler(service),))
+    server.add_generic_rpc_handlers((generic_handler(service), *more_services))
     return server

@@ -41,12 +41,12 @@ PROBE = state_pb2.GetRequest(namespace="ephemeral", type="SysVersions.system.sid
 
 
 def test_unsigned_calls_are_unauthenticated(signed_sim):
-    with pytest.raises(grpc.RpcError) as info:
+    with pytest.raises(grpc.RpcError, match="invalid signature") as info:
         signed_sim.Get(PROBE)
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert info.value.details() == "invalid signature"
     reader = StreamReader(signed_sim.Watch(watch_request("Clusters.omni.sidero.dev", bootstrap_contents=True)))
-    with pytest.raises(grpc.RpcError) as info:
+    with pytest.raises(grpc.RpcError, match="invalid signature") as info:
         reader.next()
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
@@ -63,7 +63,7 @@ def test_signed_calls_pass(signed_sim, account):
 
 def test_signature_for_another_method_is_refused(signed_sim, account):
     key, _ = account
-    with pytest.raises(grpc.RpcError) as info:
+    with pytest.raises(grpc.RpcError, match="invalid signature") as info:
         signed_sim.Get(PROBE, metadata=key.signed_metadata(WATCH))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
@@ -71,6 +71,6 @@ def test_signature_for_another_method_is_refused(signed_sim, account):
 def test_unknown_key_is_refused(signed_sim):
     value, _ = new_service_account("stranger", timedelta(hours=1))
     stranger = ServiceAccountKey.from_value(value)
-    with pytest.raises(grpc.RpcError) as info:
+    with pytest.raises(grpc.RpcError, match="invalid signature") as info:
         signed_sim.Get(PROBE, metadata=stranger.signed_metadata(GET))
     assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -5,7 +5,7 @@ that event is a destroy. A time maps to the last revision observed at or before 
 ``observed_at`` monotonic). Shared by ``omni-readmodel export`` and the API's ``at=`` reads, which both
 parse and resolve a point the same way (``parse_point``, ``resolve``):
 
-- a revision is ASCII digits (at most ``REVISION_DIGITS``), a time is RFC 3339 with an offset;
+- a revision is ASCII digits (at most ``MAX_REVISION``), a time is RFC 3339 with an offset;
 - a time after the last event is the head (``Point.at_head``); a revision beyond the head is refused;
 - a point before the first logged event is gone (``BeforeHistory`` names the oldest revision);
 - a point inside the first bootstrap, when the log held only part of the fleet, is refused
@@ -41,8 +41,23 @@ def revision_at(conn: Connection, when: datetime) -> int:
     return int(value or 0)
 
 
-REVISION_DIGITS = 18  # below 2**63: every accepted revision fits a BIGINT
-REVISION_PATTERN = f"^[0-9]{{1,{REVISION_DIGITS}}}$"
+MAX_REVISION = 2**63 - 1  # revisions are BIGINT columns: every accepted one binds
+REVISION_DIGITS = len(str(MAX_REVISION))
+
+
+def _at_most(limit: int) -> str:
+    """A pattern for ASCII decimal strings (leading zeros allowed) of at most ``limit``'s digits and value."""
+    text = str(limit)
+    alternatives = [f"[0-9]{{1,{len(text) - 1}}}"]
+    for i, digit in enumerate(map(int, text)):
+        rest = len(text) - i - 1
+        if digit:
+            alternatives.append(text[:i] + (f"[0-{digit - 1}]" if digit > 1 else "0")
+                                + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "^(?:" + "|".join([*alternatives, text]) + ")$"
+
+
+REVISION_PATTERN = _at_most(MAX_REVISION)  # also the OpenAPI pattern of at= and min_revision
 _REVISION = re.compile(REVISION_PATTERN, re.ASCII)
 # RFC 3339 date-time (``T``/``Z`` in either case, any fraction, an offset required); ASCII digits only.
 _TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
@@ -55,7 +70,7 @@ def parse_point(text: str) -> int | datetime:
     if _REVISION.match(text):
         return int(text)
     if text.isascii() and text.isdigit():
-        raise ValueError(f"a revision has at most {REVISION_DIGITS} digits")
+        raise ValueError(f"a revision is at most {MAX_REVISION} ({REVISION_DIGITS} digits)")
     found = _TIME.match(text)
     if found is None:
         hint = ""

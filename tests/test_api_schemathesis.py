@@ -57,7 +57,7 @@ def run_schemathesis(base: str, head: int, tmp_path: Path, max_examples: int) ->
 
 
 @pytest.mark.parametrize("max_examples", [
-    pytest.param(25, id="sqlite"),
+    pytest.param(10, id="sqlite"),
 ])
 def test_schemathesis_finds_nothing(sqlite_url: str, tmp_path: Path, max_examples: int) -> None:
     model = ReadModel(sqlite_url)

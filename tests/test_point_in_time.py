@@ -44,6 +44,7 @@ def second(n: float) -> datetime:
 @pytest.mark.parametrize(("text", "expected"), [
     ("0", 0),
     ("000000000000000042", 42),
+    ("9223372036854775807", 2**63 - 1),
     ("2025-01-01T00:00:05Z", second(5)),
     ("2025-01-01t00:00:05z", second(5)),
     ("2025-01-01T02:00:05+02:00", second(5)),
@@ -60,7 +61,8 @@ def test_points_parse(text: str, expected: int | datetime) -> None:
     ("١٢", "neither a revision number nor an RFC 3339 time"),  # Arabic-Indic digits: int() would accept them
     ("１２", "neither a revision number nor an RFC 3339 time"),  # fullwidth digits
     ("2025-01-01T00:00:0٥Z", "neither a revision number nor an RFC 3339 time"),
-    ("1" * 19, "at most 18 digits"),
+    ("9" * 19, "is at most 9223372036854775807"),  # beyond a BIGINT
+    ("1" * 20, "is at most 9223372036854775807"),
     ("2025-01-01T00:00:05 02:00", "write the offset as %2B"),  # what a raw '+' in a query string becomes
     ("2025-01-01T00:00:05", "needs an offset"),
     ("2025-01-01", "neither a revision number nor an RFC 3339 time"),
@@ -144,7 +146,7 @@ def test_api_at(model: ReadModel) -> None:
 
         raw_plus = _problem(client.get("/api/v1/clusters?at=2025-01-01T02:00:05+02:00"), 400)
         assert raw_plus["parameter"] == "at" and "%2B" in raw_plus["detail"]
-        for value in ("%E2%91%A0", "%D9%A1%D9%A2", "1" * 19):  # ①, Arabic-Indic 12, 19 digits
+        for value in ("%E2%91%A0", "%D9%A1%D9%A2", "9" * 19):  # ①, Arabic-Indic 12, beyond a BIGINT
             assert _problem(client.get(f"/api/v1/clusters?at={value}"), 400)["parameter"] == "at"
 
         for path in ("/api/v1/clusters?at=0", "/api/v1/clusters/c1?at=2025-01-01T00:00:00Z"):

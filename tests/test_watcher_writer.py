@@ -207,7 +207,8 @@ def test_undecodable_destroy_still_deletes(engine) -> None:
 
 def test_time_points_map_to_revisions(engine) -> None:
     w = new_writer(engine)
-    w.apply([Change(MACHINES, res(MACHINES, "a", 1), False, b"B1", True)])
+    w.apply([BootstrapStarted(MACHINES, False), Change(MACHINES, res(MACHINES, "a", 1), False, None, False),
+             Bootstrapped(MACHINES, {"a"}, b"B1")])  # a point before the first bootstrap completed is a 409
     between = datetime.now(UTC)
     time.sleep(0.01)
     w.apply([Change(MACHINES, res(MACHINES, "b", 1), False, b"B2", True)])

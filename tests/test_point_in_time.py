@@ -1,22 +1,25 @@
 """``at=`` and ``export --at``: one parser and one resolver (models/history.py), the API over real uvicorn,
 the export CLI as a real process, on SQLite and PostgreSQL.
 
-The read model here: five clusters written by the first bootstrap (revisions 1-5, one second apart from
-T0), every stream bootstrapped at revision 5, then one update (revision 6)."""
+The read model here, written by the watcher's Writer: five clusters written by the first bootstrap in two
+batches (revisions 1-3, then 4-5), every stream bootstrapped after revision 5, then one update (revision 6).
+The writer stamps each batch with the time it applies it (``observed_at``), which times are read back."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import quote
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from models import catalog, history
-from models.schema import streams
+from models.schema import events, streams
 from tests.api_support import ROOT, T0, ReadModel, resource, serve
 
 BOOTSTRAPPED = 5
@@ -26,17 +29,35 @@ HEAD = 6
 @pytest.fixture
 def model(db_url: str):
     read_model = ReadModel(db_url)
-    read_model.apply([resource("Cluster", f"c{i}", {"kubernetes_version": "1.31.1"}) for i in range(1, 6)])
+    for batch in ((1, 2, 3), (4, 5)):
+        read_model.apply([resource("Cluster", f"c{i}", {"kubernetes_version": "1.31.1"}) for i in batch])
+        time.sleep(0.01)  # batches a few ms apart: distinct observed_at
     read_model.bootstrap_streams()
+    time.sleep(0.01)
     read_model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.32.0"})])
     assert read_model.revision == HEAD
     yield read_model
     read_model.close()
 
 
-def second(n: float) -> datetime:
-    """The time the n-th event was observed (ReadModel's clock ticks one second per event)."""
-    return T0 + timedelta(seconds=n)
+def observed(model: ReadModel, revision: int) -> datetime:
+    with model.engine.connect() as conn:
+        value = conn.execute(sa.select(events.c.observed_at).where(events.c.revision == revision)).scalar_one()
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def after_bootstrap(model: ReadModel) -> datetime:
+    """A time after revision 5 and before revision 6."""
+    return observed(model, BOOTSTRAPPED) + (observed(model, HEAD) - observed(model, BOOTSTRAPPED)) / 2
+
+
+def rfc3339(moment: datetime, hours: int = 2) -> str:
+    """The time with a +HH:00 offset, percent-encoded for a query string (a raw + would be a space)."""
+    return quote(moment.astimezone(timezone(timedelta(hours=hours))).isoformat(), safe="")
+
+
+def t0_plus(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
 
 
 # --- parsing --------------------------------------------------------------------------------------
@@ -45,11 +66,11 @@ def second(n: float) -> datetime:
     ("0", 0),
     ("000000000000000042", 42),
     ("9223372036854775807", 2**63 - 1),
-    ("2025-01-01T00:00:05Z", second(5)),
-    ("2025-01-01t00:00:05z", second(5)),
-    ("2025-01-01T02:00:05+02:00", second(5)),
-    ("2024-12-31T23:00:05.5-01:00", second(5.5)),
-    ("2025-01-01T00:00:05.123456789Z", second(5.123456)),
+    ("2025-01-01T00:00:05Z", t0_plus(5)),
+    ("2025-01-01t00:00:05z", t0_plus(5)),
+    ("2025-01-01T02:00:05+02:00", t0_plus(5)),
+    ("2024-12-31T23:00:05.5-01:00", t0_plus(5.5)),
+    ("2025-01-01T00:00:05.123456789Z", t0_plus(5.123456)),
     ("0001-01-01T00:00:00+01:00", datetime.min.replace(tzinfo=UTC)),  # before anything: not an overflow
 ])
 def test_points_parse(text: str, expected: int | datetime) -> None:
@@ -87,11 +108,12 @@ def test_points_resolve(model: ReadModel) -> None:
     assert _resolve(model, HEAD) == history.Point(HEAD, True)
     assert _resolve(model, datetime(2999, 1, 1, tzinfo=UTC)) == history.Point(HEAD, True)
     assert _resolve(model, BOOTSTRAPPED) == history.Point(BOOTSTRAPPED, False)
-    assert _resolve(model, second(5.5)) == history.Point(BOOTSTRAPPED, False)
+    assert _resolve(model, after_bootstrap(model)) == history.Point(BOOTSTRAPPED, False)
     for point, error, revision in [
         (HEAD + 1, history.BeyondHead, HEAD), (0, history.BeforeHistory, 1),
-        (second(0.5), history.BeforeHistory, 1), (datetime.min.replace(tzinfo=UTC), history.BeforeHistory, 1),
-        (1, history.DuringBootstrap, BOOTSTRAPPED), (second(4), history.DuringBootstrap, BOOTSTRAPPED),
+        (observed(model, 1) - timedelta(seconds=1), history.BeforeHistory, 1),
+        (datetime.min.replace(tzinfo=UTC), history.BeforeHistory, 1),
+        (1, history.DuringBootstrap, BOOTSTRAPPED), (observed(model, 3), history.DuringBootstrap, BOOTSTRAPPED),
     ]:
         with pytest.raises(error) as info:
             _resolve(model, point)
@@ -137,14 +159,14 @@ def test_api_at(model: ReadModel) -> None:
         assert future.headers["x-readmodel-revision"] == str(HEAD)
         assert future.json()[0]["kubernetes_version"] == "1.32.0"
 
-        past = client.get("/api/v1/clusters/c1?at=2025-01-01T02:00:05.5%2B02:00")
+        past = client.get(f"/api/v1/clusters/c1?at={rfc3339(after_bootstrap(model))}")
         assert past.status_code == 200 and past.headers["x-readmodel-at"] == "past"
         assert past.headers["x-readmodel-revision"] == str(BOOTSTRAPPED)
         assert past.json()["kubernetes_version"] == "1.31.1"
         assert client.get(f"/api/v1/clusters?at={HEAD}").headers["x-readmodel-at"] == "head"
         assert "x-readmodel-at" not in client.get("/api/v1/clusters").headers
 
-        raw_plus = _problem(client.get("/api/v1/clusters?at=2025-01-01T02:00:05+02:00"), 400)
+        raw_plus = _problem(client.get("/api/v1/clusters?at=" + rfc3339(after_bootstrap(model)).replace("%2B", "+")), 400)
         assert raw_plus["parameter"] == "at" and "%2B" in raw_plus["detail"]
         for value in ("%E2%91%A0", "%D9%A1%D9%A2", "9" * 19):  # ①, Arabic-Indic 12, beyond a BIGINT
             assert _problem(client.get(f"/api/v1/clusters?at={value}"), 400)["parameter"] == "at"
@@ -152,7 +174,7 @@ def test_api_at(model: ReadModel) -> None:
         for path in ("/api/v1/clusters?at=0", "/api/v1/clusters/c1?at=2025-01-01T00:00:00Z"):
             gone = _problem(client.get(path), 410)
             assert gone["revision"] == 1 and "oldest logged revision 1" in gone["detail"]
-        for path in ("/api/v1/clusters?at=2", "/api/v1/clusters/c1?at=2025-01-01T00:00:03Z"):
+        for path in ("/api/v1/clusters?at=2", f"/api/v1/clusters/c1?at={rfc3339(observed(model, 3), -5)}"):
             early = _problem(client.get(path), 409)
             assert early["revision"] == BOOTSTRAPPED and "inside the first bootstrap" in early["detail"]
         beyond = _problem(client.get(f"/api/v1/clusters?at={HEAD + 1}"), 409)
@@ -172,7 +194,8 @@ def test_export_at_validates_like_the_api(model: ReadModel) -> None:
     for args, message in [
         (("--at", str(HEAD + 1)), f"revision {HEAD + 1} is beyond the head revision {HEAD}"),
         (("--at", "0"), "before the oldest logged revision 1"),
-        (("--at", "2025-01-01T00:00:02Z"), f"inside the first bootstrap: the read model is complete from revision {BOOTSTRAPPED}"),
+        (("--at", observed(model, 3).isoformat()),
+         f"inside the first bootstrap: the read model is complete from revision {BOOTSTRAPPED}"),
         (("--at", "١٢"), "neither a revision number nor an RFC 3339 time"),
         (("--type", "Clusters"), "unknown --type 'Clusters': known kinds .* Cluster, ClusterBootstrapStatus"),
     ]:

@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument("--backoff-initial", type=float, default=0.5, metavar="SECONDS",
                         help="first reconnect delay; doubles per failure (with jitter)")
     tuning.add_argument("--backoff-max", type=float, default=30.0, metavar="SECONDS", help="reconnect delay cap")
+    tuning.add_argument("--lock-check-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="how often a PostgreSQL writer checks that it still holds the writer lock (default 5)")
 
 
 def select_kinds(names: list[str] | None) -> list[Kind]:
@@ -124,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         batch_latency=args.batch_latency_ms / 1000.0,
         poll_interval=args.poll_interval,
         backoff=BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max),
+        lock_check_interval=args.lock_check_interval,
         zstd=zstd,
         tty=tty,
     )

@@ -17,7 +17,8 @@ import falcon
 from falcon.asgi import Request, Response
 
 import models
-from api.params import MAX_LIMIT, SORTS
+from api import selectors
+from api.params import MAX_LIMIT, MAX_TEXT, SORTS
 from api.routes import API, ROUTES, Derived, Route, Shape
 from models import history, projections
 from models.projections import Document, Field
@@ -120,12 +121,26 @@ def _parameter(name: str, where: str, description: str, schema: dict | None = No
 
 # The parsers' grammars as patterns (ECMA 262 subset): what a pattern admits, the server accepts.
 _REVISION = {"type": "string", "pattern": history.REVISION_PATTERN}
-_NAME = "[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?"  # api/selectors.py
-_KEY = f"(?:{_NAME}/)?{_NAME}"
-_MEMBER = rf"(?:\s*{_NAME})?"
-_SET = rf"\((?:\s*{_NAME}(?:\s*,{_MEMBER})*|\s*,{_MEMBER}(?:\s*,{_MEMBER})*)\s*\)"
-_REQUIREMENT = rf"(?:!\s*{_KEY}|{_KEY}(?:\s*(?:==?|!=)(?:\s*{_NAME})?|\s+(?:in|notin)\s*{_SET})?)"
+
+
+def _name(longest: int) -> str:
+    """A label name or value segment of at most ``longest`` characters (api/selectors.py's ``_NAME``)."""
+    return f"[A-Za-z0-9](?:[-A-Za-z0-9_.]{{0,{longest - 2}}}[A-Za-z0-9])?"
+
+
+_VALUE = _name(selectors.MAX_VALUE_LENGTH)
+# A prefixed key within Kubernetes' limits (DNS prefix 253, name 63: at most MAX_KEY_LENGTH in all)
+_KEY = f"(?:{_name(253)}/{_name(63)}|{_name(selectors.MAX_KEY_LENGTH)})"
+_MEMBER = rf"(?:\s*{_VALUE})?"
+_MORE_MEMBERS = selectors.MAX_VALUES - 1
+_SET = (rf"\((?:\s*{_VALUE}(?:\s*,{_MEMBER}){{0,{_MORE_MEMBERS}}}"
+        rf"|\s*,{_MEMBER}(?:\s*,{_MEMBER}){{0,{_MORE_MEMBERS - 1}}})\s*\)")
+_REQUIREMENT = rf"(?:!\s*{_KEY}|{_KEY}(?:\s*(?:==?|!=)(?:\s*{_VALUE})?|\s+(?:in|notin)\s*{_SET})?)"
+# The count of requirements stays out of the pattern: with it, the compiled pattern outgrows what
+# validators (jsonschema-rs) accept, and a dropped pattern validates nothing. The description says it.
 SELECTOR_PATTERN = rf"^\s*(?:{_REQUIREMENT}(?:\s*,\s*{_REQUIREMENT})*)?\s*$"
+# A filter value binds as a database string: bounded, and without NUL (qp.filter_value).
+_FILTER = {"type": "string", "maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$"}
 
 _COMMON = [
     _parameter("at", "query", "point-in-time read: a revision (ASCII digits) or an RFC 3339 time with an offset "
@@ -142,7 +157,8 @@ _COMMON = [
 def _collection_parameters(route: Route) -> list[dict[str, Any]]:
     sorts = [s for s in SORTS if route.derived is None or s.lstrip("-") == "id"]
     return [
-        _parameter("selector", "query", "Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h",
+        _parameter("selector", "query", "Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h; at "
+                   f"most {selectors.MAX_REQUIREMENTS} requirements and {selectors.MAX_VALUES} values per set",
                    {"type": "string", "pattern": SELECTOR_PATTERN}),
         _parameter("sort", "query", "sort order (default id)", {"type": "string", "enum": sorts}),
         _parameter("limit", "query", f"page size (1..{MAX_LIMIT}); without it every item is returned",
@@ -186,7 +202,7 @@ def _operation(route: Route) -> dict[str, Any]:
         for name, converter in re.findall(r"\{(\w+)(:\w+)?\}", route.path)]
     doc = _document_of(route)
     ref = {"$ref": f"#/components/schemas/{doc.title}"} if doc else {}
-    parameters = path_params + [_parameter(f.param, "query", f.description) for f in route.filters]
+    parameters = path_params + [_parameter(f.param, "query", f.description, _FILTER) for f in route.filters]
     headers = dict(_HEADERS)
     if route.shape is Shape.COLLECTION:
         parameters += _collection_parameters(route)

@@ -43,6 +43,7 @@ def run_schemathesis(base: str, head: int, tmp_path: Path, max_examples: int, ph
                "--report", "json", "--report-json-path", str(tmp_path / "report.json")]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": str(HOOKS), "OMNI_READMODEL_TEST_HEAD": str(head)}
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    (tmp_path / "schemathesis.txt").write_text(result.stdout + result.stderr)  # the failures, in full
     assert (tmp_path / "report.json").exists(), result.stdout[-5000:] + result.stderr[-5000:]
     report = json.loads((tmp_path / "report.json").read_text())
     summary = {

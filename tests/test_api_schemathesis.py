@@ -57,10 +57,10 @@ def run_schemathesis(base: str, head: int, tmp_path: Path, max_examples: int, ph
 
 
 # SQLite: every phase that applies (coverage: boundaries and near-misses of every parameter; fuzzing).
-# PostgreSQL: fuzzing with fewer examples, to stay within the time budget.
+# PostgreSQL: the same phases with fewer fuzzing examples, to stay within the time budget.
 @pytest.mark.parametrize(("backend", "phases", "max_examples"), [
     ("sqlite", "examples,coverage,fuzzing", 10),
-    pytest.param("postgresql", "fuzzing", 5, marks=pytest.mark.postgres),
+    pytest.param("postgresql", "examples,coverage,fuzzing", 5, marks=pytest.mark.postgres),
 ])
 def test_schemathesis_finds_nothing(request: pytest.FixtureRequest, tmp_path: Path, backend: str, phases: str,
                                     max_examples: int) -> None:

@@ -69,8 +69,8 @@ def parse_point(text: str) -> int | datetime:
     """``--at``/``at=``: a revision number or an RFC 3339 time; ValueError says what is wrong."""
     if _REVISION.match(text):
         return int(text)
-    if text.isascii() and text.isdigit():
-        raise ValueError(f"a revision is at most {MAX_REVISION} ({REVISION_DIGITS} digits)")
+    if text.isdigit():  # Unicode digits (①, ١٢), or beyond a BIGINT
+        raise ValueError(f"a revision is at most {REVISION_DIGITS} ASCII digits, at most {MAX_REVISION}")
     found = _TIME.match(text)
     if found is None:
         hint = ""

@@ -78,12 +78,12 @@ def test_points_parse(text: str, expected: int | datetime) -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("①", "neither a revision number nor an RFC 3339 time"),
-    ("١٢", "neither a revision number nor an RFC 3339 time"),  # Arabic-Indic digits: int() would accept them
-    ("１２", "neither a revision number nor an RFC 3339 time"),  # fullwidth digits
+    ("①", "at most 19 ASCII digits"),
+    ("١٢", "at most 19 ASCII digits"),  # Arabic-Indic digits: int() would accept them
+    ("１２", "at most 19 ASCII digits"),  # fullwidth digits
     ("2025-01-01T00:00:0٥Z", "neither a revision number nor an RFC 3339 time"),
-    ("9" * 19, "is at most 9223372036854775807"),  # beyond a BIGINT
-    ("1" * 20, "is at most 9223372036854775807"),
+    ("9" * 19, "at most 9223372036854775807"),  # beyond a BIGINT
+    ("1" * 20, "at most 19 ASCII digits"),
     ("2025-01-01T00:00:05 02:00", "write the offset as %2B"),  # what a raw '+' in a query string becomes
     ("2025-01-01T00:00:05", "needs an offset"),
     ("2025-01-01", "neither a revision number nor an RFC 3339 time"),
@@ -196,7 +196,7 @@ def test_export_at_validates_like_the_api(model: ReadModel) -> None:
         (("--at", "0"), "before the oldest logged revision 1"),
         (("--at", observed(model, 3).isoformat()),
          f"inside the first bootstrap: the read model is complete from revision {BOOTSTRAPPED}"),
-        (("--at", "١٢"), "neither a revision number nor an RFC 3339 time"),
+        (("--at", "١٢"), "a revision is at most 19 ASCII digits"),
         (("--type", "Clusters"), "unknown --type 'Clusters': known kinds .* Cluster, ClusterBootstrapStatus"),
     ]:
         result = export(model.url, *args)

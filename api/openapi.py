@@ -17,9 +17,10 @@ import falcon
 from falcon.asgi import Request, Response
 
 import models
-from api.params import MAX_LIMIT, SORTS
+from api import selectors
+from api.params import MAX_LIMIT, MAX_TEXT, SORTS
 from api.routes import API, ROUTES, Derived, Route, Shape
-from models import projections
+from models import history, projections
 from models.projections import Document, Field
 
 PROBLEM = {"$ref": "#/components/schemas/Problem"}
@@ -118,22 +119,60 @@ def _parameter(name: str, where: str, description: str, schema: dict | None = No
             "schema": schema or {"type": "string"}}
 
 
+# The parsers' grammars as patterns (ECMA 262 subset): what a pattern admits, the server accepts.
+_REVISION = {"type": "string", "pattern": history.REVISION_PATTERN}
+
+
+def _name(longest: int) -> str:
+    """A label name or value segment of at most ``longest`` characters (api/selectors.py's ``_NAME``)."""
+    return f"[A-Za-z0-9](?:[-A-Za-z0-9_.]{{0,{longest - 2}}}[A-Za-z0-9])?"
+
+
+_VALUE = _name(selectors.MAX_VALUE_LENGTH)
+# A prefixed key within Kubernetes' limits (DNS prefix 253, name 63: at most MAX_KEY_LENGTH in all)
+_KEY = f"(?:{_name(253)}/{_name(63)}|{_name(selectors.MAX_KEY_LENGTH)})"
+_MEMBER = rf"(?:\s*{_VALUE})?"
+_MORE_MEMBERS = selectors.MAX_VALUES - 1
+_SET = (rf"\((?:\s*{_VALUE}(?:\s*,{_MEMBER}){{0,{_MORE_MEMBERS}}}"
+        rf"|\s*,{_MEMBER}(?:\s*,{_MEMBER}){{0,{_MORE_MEMBERS - 1}}})\s*\)")
+_REQUIREMENT = rf"(?:!\s*{_KEY}|{_KEY}(?:\s*(?:==?|!=)(?:\s*{_VALUE})?|\s+(?:in|notin)\s*{_SET})?)"
+# The count of requirements stays out of the pattern: with it, the compiled pattern outgrows what
+# validators (jsonschema-rs) accept, and a dropped pattern validates nothing. The description says it.
+SELECTOR_PATTERN = rf"^\s*(?:{_REQUIREMENT}(?:\s*,\s*{_REQUIREMENT})*)?\s*$"
+# A filter value binds as a database string: bounded, and without NUL (qp.filter_value).
+_FILTER = {"type": "string", "maxLength": MAX_TEXT, "pattern": "^[^\\u0000]*$"}
+
 _COMMON = [
-    _parameter("at", "query", "point-in-time read: a revision number or an RFC 3339 time"),
-    _parameter("min_revision", "query", "wait up to ~2 s for the read model to reach this revision, else 503",
-               {"type": "integer", "minimum": 0}),
-    _parameter("If-None-Match", "header", "an ETag from an earlier answer: 304 when nothing changed"),
+    _parameter("at", "query", "point-in-time read: a revision (ASCII digits) or an RFC 3339 time with an offset "
+               "(Z, or +HH:MM sent as %2B: a raw + is a space). A point at or after the head reads the head "
+               "(X-Readmodel-At: head); a revision beyond the head is a 409; before the oldest logged revision a "
+               "410; inside the first bootstrap a 409. The 409/410 problem's revision names the one to ask for.",
+               {"anyOf": [_REVISION, {"type": "string", "format": "date-time"}]}),
+    _parameter("min_revision", "query", "wait up to ~2 s for the read model to reach this revision (ASCII "
+               "digits), else 503", _REVISION),
+    _parameter("If-None-Match", "header", "ETags from an earlier answer: 304 when one still matches"),
 ]
-_COLLECTION = [
-    _parameter("selector", "query", "Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h"),
-    _parameter("sort", "query", "sort order (default id)", {"type": "string", "enum": list(SORTS)}),
-    _parameter("limit", "query", f"page size (1..{MAX_LIMIT}); without it every item is returned",
-               {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
-    _parameter("cursor", "query", "opaque cursor from a Link rel=next header"),
-]
+
+
+def _collection_parameters(route: Route) -> list[dict[str, Any]]:
+    sorts = [s for s in SORTS if route.derived is None or s.lstrip("-") == "id"]
+    return [
+        _parameter("selector", "query", "Kubernetes label selector: a=b,c!=d,e in (x,y),f notin (z),g,!h; at "
+                   f"most {selectors.MAX_REQUIREMENTS} requirements and {selectors.MAX_VALUES} values per set",
+                   {"type": "string", "pattern": SELECTOR_PATTERN}),
+        _parameter("sort", "query", "sort order (default id)", {"type": "string", "enum": sorts}),
+        _parameter("limit", "query", f"page size (1..{MAX_LIMIT}); without it every item is returned",
+                   {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
+        _parameter("cursor", "query", "opaque cursor from a Link rel=next header, for the same sort (anything "
+                   "else is a 400)", {"type": "string", "pattern": "^[A-Za-z0-9_-]+$"}),
+    ]
+
+
 _HEADERS = {
     "ETag": {"schema": {"type": "string"}, "description": "strong validator"},
     "X-Readmodel-Revision": {"schema": {"type": "integer"}, "description": "revision the answer reflects"},
+    "X-Readmodel-At": {"schema": {"type": "string", "enum": ["head", "past"]},
+                       "description": "with at=: head when the point is at or after the head, else past"},
 }
 
 
@@ -141,16 +180,32 @@ def _problem_response(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/problem+json": {"schema": PROBLEM}}}
 
 
+# What any route can answer before or around its own logic.
+_SERVER_PROBLEMS = {
+    "414": _problem_response("the request URL is too long"),
+    "431": _problem_response("the request headers are too large"),
+}
+_READ_PROBLEMS = {
+    "400": _problem_response("a malformed parameter, named in the problem"),
+    "409": _problem_response("at= names no complete state: beyond the head, or inside the first bootstrap "
+                             "(revision: the head, or where the first bootstrap completed)"),
+    "410": _problem_response("at= is before the oldest logged revision (revision: the oldest)"),
+    "503": _problem_response("the database is unavailable, a query took too long, or min_revision was not "
+                             "reached in time"),
+}
+
+
 def _operation(route: Route) -> dict[str, Any]:
     path_params = [
-        _parameter(name, "path", "percent-encoded" + (" (may contain /)" if converter else ""), required=True)
+        _parameter(name, "path", "percent-encoded" + (" (may contain /)" if converter else ""),
+                   {"type": "string", "minLength": 1}, required=True)
         for name, converter in re.findall(r"\{(\w+)(:\w+)?\}", route.path)]
     doc = _document_of(route)
     ref = {"$ref": f"#/components/schemas/{doc.title}"} if doc else {}
-    parameters = path_params + [_parameter(f.param, "query", f.description) for f in route.filters]
+    parameters = path_params + [_parameter(f.param, "query", f.description, _FILTER) for f in route.filters]
     headers = dict(_HEADERS)
     if route.shape is Shape.COLLECTION:
-        parameters += _COLLECTION
+        parameters += _collection_parameters(route)
         schema: dict[str, Any] = {"type": "array", "items": ref}
         headers["X-Total-Count"] = {"schema": {"type": "integer"}, "description": "items matching, all pages"}
         headers["Link"] = {"schema": {"type": "string"}, "description": 'RFC 8288 rel="next" when more pages exist'}
@@ -158,17 +213,19 @@ def _operation(route: Route) -> dict[str, Any]:
         schema = ref
     responses: dict[str, Any] = {
         "200": {"description": "OK", "headers": headers, "content": {"application/json": {"schema": schema}}},
-        "304": {"description": "Not Modified (If-None-Match matched)"},
-        "400": _problem_response("a malformed parameter, named in the problem"),
-        "404": _problem_response("no such resource"),
-        "503": _problem_response("the database is unavailable, or min_revision was not reached in time"),
+        "304": {"description": "Not Modified (If-None-Match matched)",
+                "headers": {name: headers[name] for name in ("ETag", "X-Readmodel-Revision")}},
+        **_READ_PROBLEMS,
     }
+    if path_params:
+        responses["404"] = _problem_response("no such resource")
     common = _COMMON
     if route.derived is Derived.LIVE_ONLY:
         responses, common = _live_kubeconfig_responses(responses), []
+    responses.update(_SERVER_PROBLEMS)
     operation = {
         "summary": route.summary, "operationId": _operation_id(route), "tags": [route.path.split("/")[1]],
-        "parameters": parameters + common, "responses": responses,
+        "parameters": parameters + common, "responses": dict(sorted(responses.items())),
     }
     if route.deprecated:
         operation["deprecated"] = True
@@ -181,18 +238,40 @@ def _operation_id(route: Route) -> str:
     return ("list" if route.shape is Shape.COLLECTION else "get") + name
 
 
+_STREAMS = {"head_revision": {"type": "integer"}, "streams": {"type": "integer"},
+            "bootstrapped": {"type": "integer"}, "missing": {"type": "array", "items": {"type": "string"}},
+            "lag_seconds": {"type": ["number", "null"]}}
+_READY = {"type": "object", "required": ["ready"], "properties": {
+    "ready": {"type": "boolean"}, "database": {"type": "string", "description": "why it does not answer"},
+    **_STREAMS}}
+_HEALTH = {"type": "object", "required": ["status", "timestamp", "version", "omni", "_links"], "properties": {
+    "status": {"type": "string", "enum": ["healthy", "degraded"]},
+    "timestamp": {"type": "string", "format": "date-time"}, "version": {"type": "string"},
+    "omni": {"type": "object", "properties": {"connected": {"type": "boolean"}, "error": {"type": "string"},
+                                              "backend_version": {"type": "string"}}},
+    "watcher": {"type": "object", "properties": _STREAMS},
+    "_links": {"type": "object", "properties": {"metrics": {"type": "string", "format": "uri"},
+                                                "self": {"type": "string", "format": "uri"}}}}}
+
+
 def _ops_paths() -> dict[str, Any]:
-    def plain(summary: str, content: str = "application/json") -> dict[str, Any]:
-        return {"get": {"summary": summary, "tags": ["operations"],
-                        "responses": {"200": {"description": "OK", "content": {content: {}}}}}}
-    paths = {
+    def plain(summary: str, content: str, schema: dict[str, Any] | None = None,
+              **extra: dict[str, Any]) -> dict[str, Any]:
+        media = {content: {"schema": schema} if schema else {}}
+        responses = {"200": {"description": "OK", "content": media}, **extra, **_SERVER_PROBLEMS}
+        return {"get": {"summary": summary, "tags": ["operations"], "responses": dict(sorted(responses.items()))}}
+    return {
         "/livez": plain("Liveness: the process answers", "text/plain"),
-        "/readyz": plain("Readiness: the database answers and every watched kind has bootstrapped (else 503)"),
-        "/health": plain("Seed-compatible health plus the watcher's state (always 200)"),
+        "/readyz": plain("Readiness: the database answers and every watched kind has bootstrapped",
+                         "application/json", _READY, **{"503": {
+                             "description": "not ready; the body says what is missing",
+                             "content": {"application/json": {"schema": _READY}}}}),
+        "/health": plain("Seed-compatible health plus the watcher's state (always 200)", "application/json",
+                         _HEALTH),
         "/metrics": plain("Prometheus metrics", "text/plain"),
+        "/openapi.json": plain("This document", "application/json", {"type": "object"}),
+        "/docs": plain("Interactive documentation (Swagger UI, served locally)", "text/html"),
     }
-    paths["/readyz"]["get"]["responses"]["503"] = {"description": "not ready; the body says what is missing"}
-    return paths
 
 
 def build() -> dict[str, Any]:
@@ -207,6 +286,8 @@ def build() -> dict[str, Any]:
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
                        "detail": {"type": "string"}, "instance": {"type": "string"},
                        "parameter": {"type": "string", "description": "the offending query parameter"},
+                       "revision": {"type": "integer",
+                                    "description": "at= problems: the revision to ask for instead"},
                        "error": {"type": "string", "description": "the detail again, as the seed bridge's error"}},
         "required": ["type", "title", "status", "detail", "error"],
     }
@@ -214,7 +295,8 @@ def build() -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "omni-readmodel REST API", "version": models.__version__,
                  "description": "Read-only REST API over the Omni read model; seed-compatible paths and fields "
-                                f"under {API}. Write methods answer 405."},
+                                f"under {API}. HEAD is answered wherever GET is (same headers, no body); "
+                                "write methods answer 405 with Allow: GET, HEAD."},
         "paths": paths,
         "components": {"schemas": schemas},
     }

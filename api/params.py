@@ -6,11 +6,12 @@ import base64
 import binascii
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from api import selectors
 from api.problems import bad_parameter
+from models import history
 
 MAX_LIMIT = 1000
 SORTS = ("id", "-id", "created", "-created", "updated", "-updated")
@@ -126,20 +127,14 @@ def min_revision(params: dict[str, Any]) -> int | None:
 
 
 def at(params: dict[str, Any]) -> int | datetime | None:
-    """``at=REVISION`` or ``at=RFC3339`` (a time without offset is UTC)."""
+    """``at=REVISION`` or ``at=RFC3339`` (with an offset; see ``models.history.parse_point``)."""
     text = single(params, "at")
     if text is None:
         return None
-    revision = integer(text)
-    if revision is not None:
-        return revision
-    if text.isdigit():  # Unicode digits, or more than a 64-bit revision
-        raise bad_parameter("at", f"a revision is at most {MAX_INTEGER_DIGITS} ASCII digits")
     try:
-        moment = datetime.fromisoformat(text.replace("z", "Z"))
-        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-    except (ValueError, OverflowError):  # OverflowError: 0001-01-01T00:00:00+01:00 is before year 1 in UTC
-        raise bad_parameter("at", "must be a revision number or an RFC 3339 time") from None
+        return history.parse_point(text)
+    except ValueError as exc:
+        raise bad_parameter("at", f"must be a revision number or an RFC 3339 time: {exc}") from None
 
 
 def filter_value(params: dict[str, Any], name: str) -> str | None:

@@ -11,8 +11,10 @@ kind does not move).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import zlib
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -30,6 +32,7 @@ from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
 
 JSON = "application/json; charset=utf-8"
+AT_HEADER = "X-Readmodel-At"  # with at=: "head" (the point is at or after the head) or "past"
 MIN_REVISION_WAIT = 2.0
 MIN_REVISION_POLL = 0.02
 PREPARED_CACHE = 256
@@ -66,14 +69,28 @@ class Api:
             head = self.db.head(fresh=True)
         return head
 
-    def revision_at(self, point: int | Any, head: int) -> int:
-        if isinstance(point, int):
-            revision = point
-        else:
-            revision = self.db.history(lambda connection: history.revision_at(connection, point))
-        if revision > head:
-            raise bad_parameter("at", f"revision {revision} is beyond the head revision {head}")
-        return revision
+    def revision_at(self, point: int | datetime, head: int) -> history.Point:
+        """Where ``at=`` reads (models/history.py says how); 409/410 problems naming the revision to ask for."""
+        try:
+            return self.db.history(lambda connection: history.resolve(connection, point, head))
+        except history.BeforeHistory as exc:
+            raise PointProblem(410, "before-history", "Gone", str(exc), exc.revision) from None
+        except history.PointError as exc:  # inside the first bootstrap, or beyond the head
+            raise PointProblem(409, "no-complete-state", "Conflict", str(exc), exc.revision) from None
+
+
+class PointProblem(problems.Problem):
+    """A 409/410 for ``at=``: the body's ``revision`` is the nearest revision that answers (if any)."""
+
+    def __init__(self, status: int, slug: str, title: str, detail: str, revision: int | None) -> None:
+        super().__init__(status, slug, title, detail, parameter="at")
+        self.revision = revision
+
+    def body(self, instance: str | None = None) -> bytes:
+        document = json.loads(super().body(instance))
+        if self.revision is not None:
+            document["revision"] = self.revision
+        return json.dumps(document, separators=(",", ":")).encode()
 
 
 def etag_for(version: int | str, req: Request, base: Base) -> str:
@@ -120,7 +137,8 @@ class Endpoint:
         # items read with a few indexed lookups answer on the event loop; derivations over many rows do not
         self.inline = self.is_item and route.derived not in (Derived.SCHEMATIC,)
         self.depends_on = depends_on(route)
-        self._prepared: dict[str, tuple[ListQuery, Any]] = {}
+        self._parsed: dict[str, ListQuery] = {}
+        self._plans: dict[str, Any] = {}
 
     async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
         api = self.api
@@ -131,10 +149,17 @@ class Endpoint:
             qp.check_query_string(req.query_string)
             point = qp.at(params)
             wanted = qp.min_revision(params)
+            if not self.is_item:
+                self.parsed(req.query_string, params)  # every malformed parameter is a 400 before any 304/409
             if wanted is not None:
                 await api.wait_for(wanted)
                 api.freshness.refresh()
         header = req.get_header("If-None-Match")
+        if point is not None:
+            resolved = await api.db.run(api.revision_at, point, api.db.head(fresh=True))
+            resp.set_header(AT_HEADER, "head" if resolved.at_head else "past")
+            if resolved.at_head:
+                point = None  # at or after the head: the live answer, with its ETag
         if point is None:
             # the head, re-read at most every few ms: rows read below are at least this new
             revision, source = api.db.head(), api.live
@@ -144,9 +169,8 @@ class Endpoint:
                 return
             version: int | str = api.freshness.token(self.depends_on)
         else:
-            revision = await api.db.run(api.revision_at, point, api.db.head(fresh=True))
+            revision = version = resolved.revision
             source = HistorySource(api.db, revision)
-            version = revision
         etag = etag_for(version, req, base)
         if header is not None and etag_matches(header, etag):
             resp.status = 304  # answered from the kind revisions (or the revision) alone: no row read
@@ -258,22 +282,32 @@ class Endpoint:
             raise bad_parameter("sort", "this collection can only be sorted by id or -id")
         return ListQuery(tuple(filters), qp.selector(params), sort, qp.cursor(params, sort), qp.limit(params))
 
+    def parsed(self, query_string: str, params: dict[str, Any]) -> ListQuery:
+        """The parsed collection parameters (400 if malformed); memoised per query string."""
+        query = self._parsed.get(query_string)
+        if query is None:
+            query = self.list_query(params)
+            if len(self._parsed) >= PREPARED_CACHE:
+                self._parsed.clear()
+            self._parsed[query_string] = query
+        return query
+
     def prepared(self, source: Any, query_string: str, params: dict[str, Any]) -> tuple[ListQuery, Any]:
         """The parsed query and, for the live source, its plan; memoised per query string."""
-        live = source is self.api.live and self.route.derived is None
-        cached = self._prepared.get(query_string) if live else None
-        if cached is None:
-            query = self.list_query(params)
-            cached = (query, source.plan(self.kind, query) if live else None)
-            if live:
-                if len(self._prepared) >= PREPARED_CACHE:
-                    self._prepared.clear()
-                self._prepared[query_string] = cached
-        return cached
+        query = self.parsed(query_string, params)
+        if source is not self.api.live or self.route.derived is not None:
+            return query, None
+        plan = self._plans.get(query_string)
+        if plan is None:
+            plan = source.plan(self.kind, query)
+            if len(self._plans) >= PREPARED_CACHE:
+                self._plans.clear()
+            self._plans[query_string] = plan
+        return query, plan
 
     async def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request,
                          resp: Response, base: Base, version: int | str) -> bytes:
-        if source is self.api.live and self.route.derived is None and req.query_string not in self._prepared:
+        if source is self.api.live and self.route.derived is None and req.query_string not in self._plans:
             # a new query string: planning may compile a new statement shape (tens of ms for a long selector)
             query, plan = await self.api.db.run(self.prepared, source, req.query_string, params)
         else:

@@ -2,19 +2,28 @@
 
 The state as of revision R is, for every (namespace, type, id), the last event at or before R unless
 that event is a destroy. A time maps to the last revision observed at or before it (the writer keeps
-``observed_at`` monotonic). Shared by ``omni-readmodel export`` and the API's ``at=`` reads.
+``observed_at`` monotonic). Shared by ``omni-readmodel export`` and the API's ``at=`` reads, which both
+parse and resolve a point the same way (``parse_point``, ``resolve``):
+
+- a revision is ASCII digits (at most ``MAX_REVISION``), a time is RFC 3339 with an offset;
+- a time after the last event is the head (``Point.at_head``); a revision beyond the head is refused;
+- a point before the first logged event is gone (``BeforeHistory`` names the oldest revision);
+- a point inside the first bootstrap, when the log held only part of the fleet, is refused
+  (``DuringBootstrap`` names the revision where the first bootstrap completed).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from models.resource import StoredResource
-from models.schema import events, meta, resources
+from models.schema import events, meta, resources, streams
 
 DESTROYED = "destroyed"
 _STATE_COLUMNS = ("namespace", "type", "id", "version", "phase", "owner", "created", "updated", "labels",
@@ -32,19 +41,142 @@ def revision_at(conn: Connection, when: datetime) -> int:
     return int(value or 0)
 
 
+MAX_REVISION = 2**63 - 1  # revisions are BIGINT columns: every accepted one binds
+REVISION_DIGITS = len(str(MAX_REVISION))
+
+
+def _at_most(limit: int) -> str:
+    """A pattern for ASCII decimal strings (leading zeros allowed) of at most ``limit``'s digits and value."""
+    text = str(limit)
+    alternatives = [f"[0-9]{{1,{len(text) - 1}}}"]
+    for i, digit in enumerate(map(int, text)):
+        rest = len(text) - i - 1
+        if digit:
+            alternatives.append(text[:i] + (f"[0-{digit - 1}]" if digit > 1 else "0")
+                                + (f"[0-9]{{{rest}}}" if rest else ""))
+    return "^(?:" + "|".join([*alternatives, text]) + ")$"
+
+
+REVISION_PATTERN = _at_most(MAX_REVISION)  # also the OpenAPI pattern of at= and min_revision
+_REVISION = re.compile(REVISION_PATTERN, re.ASCII)
+# RFC 3339 date-time (``T``/``Z`` in either case, any fraction, an offset required); ASCII digits only.
+_TIME = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]+))?"
+                   r"(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$", re.ASCII)
+_PLUS_AS_SPACE = re.compile(r" [0-9]{2}:[0-9]{2}$")
+
+
 def parse_point(text: str) -> int | datetime:
-    """``--at``/``at=``: a revision number or an RFC 3339 time (``Z`` accepted)."""
-    text = text.strip()
-    if text.isdigit():
+    """``--at``/``at=``: a revision number or an RFC 3339 time; ValueError says what is wrong."""
+    if _REVISION.match(text):
         return int(text)
+    if text.isdigit():  # Unicode digits (①, ١٢), or beyond a BIGINT
+        raise ValueError(f"a revision is at most {REVISION_DIGITS} ASCII digits, at most {MAX_REVISION}")
+    found = _TIME.match(text)
+    if found is None:
+        hint = ""
+        if _PLUS_AS_SPACE.search(text):
+            hint = " (a '+' in a query string means a space: write the offset as %2B, or use Z)"
+        elif re.match(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9:.]+$", text, re.ASCII):
+            hint = " (the time needs an offset: Z or +HH:MM)"
+        raise ValueError(f"{text!r} is neither a revision number nor an RFC 3339 time{hint}")
+    return _moment(found)
+
+
+def _moment(found: re.Match) -> datetime:
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = found.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    if int(off_h or 0) > 23 or int(off_m or 0) > 59:
+        raise ValueError(f"{found.string!r} has an invalid UTC offset")
+    offset = timedelta(hours=int(off_h or 0), minutes=int(off_m or 0)) * (-1 if sign == "-" else 1)
     try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{text!r} is neither a revision number nor an RFC 3339 time") from None
+        # second 60 (a leap second) is read as 59.999999: the same revision in practice
+        local = datetime(int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59),
+                         999999 if int(second) == 60 else micros)
+    except ValueError as exc:
+        raise ValueError(f"{found.string!r} is not a valid time: {exc}") from None
+    try:
+        return local.replace(tzinfo=timezone(offset)).astimezone(UTC)
+    except OverflowError:  # within a day of year 1 or 9999: before or after anything logged
+        return datetime.min.replace(tzinfo=UTC) if local.year == 1 else datetime.max.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A resolved ``at``: the revision to read, and whether that is the head."""
+
+    revision: int
+    at_head: bool
+
+
+class PointError(ValueError):
+    """A point with no complete state to answer; ``revision`` is the one to ask for instead."""
+
+    def __init__(self, message: str, revision: int | None) -> None:
+        super().__init__(message)
+        self.revision = revision
+
+
+class BeyondHead(PointError):
+    pass
+
+
+class BeforeHistory(PointError):
+    pass
+
+
+class DuringBootstrap(PointError):
+    pass
+
+
+def oldest_revision(conn: Connection) -> int | None:
+    value = conn.execute(sa.select(sa.func.min(events.c.revision))).scalar()
+    return None if value is None else int(value)
+
+
+def first_bootstrap_revision(conn: Connection) -> int | None:
+    """The revision where every recorded stream had completed its first bootstrap: 0 when no stream is
+    recorded (nothing to wait for), None while one has not completed yet. ``bootstrapped_at`` is the
+    time of a stream's first completed bootstrap (re-bootstraps keep it)."""
+    total, done, last = conn.execute(sa.select(
+        sa.func.count(), sa.func.count(streams.c.bootstrapped_at), sa.func.max(streams.c.bootstrapped_at))).one()
+    if not total:
+        return 0
+    if done < total:
+        return None
+    return revision_at(conn, last)
+
+
+def resolve(conn: Connection, point: int | datetime, head: int) -> Point:
+    """The revision ``point`` reads at, given the ``head`` the caller serves from; PointError otherwise."""
+    if isinstance(point, int):
+        if point > head:
+            raise BeyondHead(f"revision {point} is beyond the head revision {head}", head)
+        revision = point
+    else:
+        revision = min(revision_at(conn, point), head)  # a time after the last event is the head
+    if revision == head:
+        return Point(head, True)
+    oldest = oldest_revision(conn)
+    if oldest is None or revision < oldest:
+        # an empty log has only the head, answered above
+        raise BeforeHistory(f"{_describe(point)} is before the oldest logged revision {oldest}", oldest)
+    bootstrapped = first_bootstrap_revision(conn)
+    if bootstrapped is None:
+        raise DuringBootstrap(f"{_describe(point)} is inside the first bootstrap, which has not completed yet; "
+                              "only the head is complete", None)
+    if revision < bootstrapped:
+        raise DuringBootstrap(f"{_describe(point)} is inside the first bootstrap: the read model is complete "
+                              f"from revision {bootstrapped}", bootstrapped)
+    return Point(revision, False)
+
+
+def _describe(point: int | datetime) -> str:
+    return f"revision {point}" if isinstance(point, int) else point.isoformat().replace("+00:00", "Z")
 
 
 def resolve_point(conn: Connection, point: int | datetime) -> int:
-    return point if isinstance(point, int) else revision_at(conn, point)
+    """``resolve`` against the head committed in ``conn``."""
+    return resolve(conn, point, head_revision(conn)).revision
 
 
 def _stored(row: sa.Row) -> StoredResource:

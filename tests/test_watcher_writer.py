@@ -81,6 +81,7 @@ def test_rebootstrap_sweeps_and_recreations(engine) -> None:
     w.apply([BootstrapStarted(MACHINES, False)] + [
         Change(MACHINES, res(MACHINES, i, 1), False, None, False) for i in "abc"
     ] + [Bootstrapped(MACHINES, set("abc"), b"B1")])
+    first_bootstrap = rows(engine, "SELECT bootstrapped_at FROM streams")
     # Away: a destroyed, b re-created (new `created`, version back to 1), c unchanged, d new.
     w.apply([BootstrapStarted(MACHINES, True),
              Change(MACHINES, res(MACHINES, "b", 1, created=2_000_000), False, None, False)])
@@ -90,7 +91,10 @@ def test_rebootstrap_sweeps_and_recreations(engine) -> None:
     assert rows(engine, "SELECT revision, id, event FROM events WHERE revision > 3 ORDER BY revision") == [
         (4, "b", "destroyed"), (5, "b", "created"), (6, "d", "created"), (7, "a", "destroyed")]
     assert rows(engine, "SELECT rebootstraps, bookmark, bootstrapped FROM streams") == [(1, b"B9", True)]
+    # bootstrapped_at is the first bootstrap's: where point-in-time reads start (models/history.py)
+    assert rows(engine, "SELECT bootstrapped_at FROM streams") == first_bootstrap
     with engine.connect() as conn:
+        assert history.first_bootstrap_revision(conn) == 3
         assert [r.id for r in history.current(conn)] == ["b", "c", "d"]
         assert [r.id for r in history.at_revision(conn, 3)] == ["a", "b", "c"]
         assert history.resource_at(conn, *MACHINES, "b", 4) is None
@@ -203,7 +207,8 @@ def test_undecodable_destroy_still_deletes(engine) -> None:
 
 def test_time_points_map_to_revisions(engine) -> None:
     w = new_writer(engine)
-    w.apply([Change(MACHINES, res(MACHINES, "a", 1), False, b"B1", True)])
+    w.apply([BootstrapStarted(MACHINES, False), Change(MACHINES, res(MACHINES, "a", 1), False, None, False),
+             Bootstrapped(MACHINES, {"a"}, b"B1")])  # a point before the first bootstrap completed is a 409
     between = datetime.now(UTC)
     time.sleep(0.01)
     w.apply([Change(MACHINES, res(MACHINES, "b", 1), False, b"B2", True)])

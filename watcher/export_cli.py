@@ -4,6 +4,11 @@ One resource per line, sorted by namespace, type, id, in the exact text ``simula
 for Omni's state (``{"annotations","id","labels","namespace","phase","spec","type","version"}``, keys
 sorted, compact), so the two compare byte for byte. ``version`` is the COSI version string; versionless
 resources (EtcdBackups, stored as 0) export as ``"undefined"``.
+
+``--at`` follows the API's ``at=`` rules (models/history.py): beyond the head, before the log or inside
+the first bootstrap is an error. An unknown ``--type`` is an error listing the known ones; a SQLite
+file that does not exist is an error (never a new empty database). Writing into a closed pipe
+(``export | head``) ends quietly with status 141, as a program killed by SIGPIPE does.
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from models import catalog, history, migrate
-from models.db import SchemaError, create_engine, redacted
+from models.db import SchemaError, create_engine, database_url, redacted
 from models.options import add_database_url
 from models.resource import StoredResource
 
@@ -41,10 +48,11 @@ def export_line(res: StoredResource) -> str:
 
 
 def _type_string(value: str) -> str:
-    for kind in catalog.KINDS:
+    for kind in catalog.stored_kinds():
         if value in (kind.type, kind.name):
             return kind.type
-    return value  # not in the catalog: an empty result, not an error
+    known = ", ".join(sorted(kind.name for kind in catalog.stored_kinds()))
+    raise ValueError(f"unknown --type {value!r}: known kinds (by name or type string) are {known}")
 
 
 def resources(conn, types: list[str] | None = None, at: str | None = None) -> Iterator[StoredResource]:
@@ -68,19 +76,38 @@ def write_export(conn, out: TextIO, types: list[str] | None = None, at: str | No
     return lines
 
 
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a program killed by SIGPIPE
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    parsed = database_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).exists() else parsed.database
+
+
 def run(args: argparse.Namespace) -> int:
+    missing = _missing_sqlite_file(args.database_url)
+    if missing is not None:
+        print(f"omni-readmodel export: no database at {missing} (run the watcher, or pass --database-url)",
+              file=sys.stderr)
+        return 2
     engine = create_engine(args.database_url)
     try:
         migrate.check_schema(engine)
         with engine.connect() as conn:
             write_export(conn, sys.stdout, args.type, args.at)
+        sys.stdout.flush()
     except SchemaError as exc:
         print(f"omni-readmodel export: {redacted(engine.url)}: {exc}", file=sys.stderr)
         return 2
     except ValueError as exc:
         print(f"omni-readmodel export: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader left (export | head): nothing more to say, and nothing for Python to flush at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     finally:
         engine.dispose()
-    sys.stdout.flush()
     return 0

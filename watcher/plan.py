@@ -94,7 +94,8 @@ class Plan:
             self._sweep(item.stream, item.seen, state)
             state.bookmark = item.bookmark
             state.bootstrapped = True
-            state.bootstrapped_at = self.observed_dt
+            if state.bootstrapped_at is None:  # the first bootstrap: where point-in-time reads start
+                state.bootstrapped_at = self.observed_dt
         elif type(item) is BootstrapStarted:
             state = self._stream(item.stream)
             state.bookmark = None

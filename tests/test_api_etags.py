@@ -8,6 +8,7 @@ over HTTP. SQLite and PostgreSQL.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from api.resources import Api, Endpoint
 from api.routes import ROUTES
 from models import catalog, migrate
 from models.db import create_engine
+from models.schema import streams
 from tests.api_support import serve
 from watcher.decode import Decoded
 from watcher.documents import load_projections
@@ -52,6 +54,17 @@ def writer(db_url: str) -> Iterator[Writer]:
     yield writer
     writer.close()
     engine.dispose()
+
+
+def _bootstrapped_now(writer: Writer) -> None:
+    """Every watched kind's first bootstrap completed now (``at=`` refuses points inside it)."""
+    now = datetime.now(UTC)
+    with writer.engine.begin() as conn:
+        conn.execute(sa.delete(streams))
+        for kind in catalog.watched_kinds():
+            conn.execute(sa.insert(streams).values(namespace=kind.namespace, type=kind.type, bootstrapped=True,
+                                                   bootstrapped_at=now, last_revision=writer.head))
+    writer._load()
 
 
 def kind_revisions(writer: Writer) -> dict[str, int]:
@@ -128,8 +141,13 @@ def test_etags_move_only_with_what_the_answer_reads(writer: Writer) -> None:
         assert get("/api/v1/machines/nope", "*").status_code == 404
         assert get("/api/v1/clusters", "*", limit="x").status_code == 400
 
-        # at= answers keep revision-based tags
-        assert get("/api/v1/clusters", at="2").headers["etag"].startswith('"2-')
+        # at= answers keep revision-based tags (a point after the first bootstrap and before the head)
+        _bootstrapped_now(writer)
+        point = writer.head
+        writer.apply([change(CLUSTER, "c2", 2, {"talos_version": "1.10.0"})])
+        answer = get("/api/v1/clusters", at=str(point))
+        assert answer.headers["x-readmodel-at"] == "past"
+        assert answer.headers["etag"].startswith(f'"{point}-')
 
 
 def test_machine_churn_keeps_cluster_pages_cached(writer: Writer) -> None:

@@ -185,6 +185,12 @@ _SERVER_PROBLEMS = {
     "414": _problem_response("the request URL is too long"),
     "431": _problem_response("the request headers are too large"),
 }
+# With `serve --auth tokens` and `--max-in-flight` (every route but the probes).
+_ACCESS_PROBLEMS = {
+    "401": _problem_response("no valid bearer token (with --auth tokens); WWW-Authenticate: Bearer"),
+    "403": _problem_response("the token lacks the scope this route needs (read; sensitive for kubeconfigs)"),
+    "429": _problem_response("this worker is at its --max-in-flight cap; retry after Retry-After seconds"),
+}
 _READ_PROBLEMS = {
     "400": _problem_response("a malformed parameter, named in the problem"),
     "409": _problem_response("at= names no complete state: beyond the head, or inside the first bootstrap "
@@ -223,6 +229,7 @@ def _operation(route: Route) -> dict[str, Any]:
     if route.derived is Derived.LIVE_ONLY:
         responses, common = _live_kubeconfig_responses(responses), []
     responses.update(_SERVER_PROBLEMS)
+    responses.update(_ACCESS_PROBLEMS)
     operation = {
         "summary": route.summary, "operationId": _operation_id(route), "tags": [route.path.split("/")[1]],
         "parameters": parameters + common, "responses": dict(sorted(responses.items())),
@@ -298,7 +305,12 @@ def build() -> dict[str, Any]:
                                 f"under {API}. HEAD is answered wherever GET is (same headers, no body); "
                                 "write methods answer 405 with Allow: GET, HEAD."},
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": {"bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "a token from `omni-readmodel token create`; required when the server runs with "
+                           "--auth tokens (not for /livez and /readyz)"}}},
+        # optional: a server started with --auth none needs no token
+        "security": [{}, {"bearerAuth": []}],
     }
 
 

@@ -5,8 +5,10 @@ GET /api/v1/clusters/{id}/kubeconfig calling it live over a real gRPC socket fro
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import grpc
 import httpx
@@ -198,3 +200,26 @@ def test_kubeconfig_needs_the_sensitive_scope(read_model, omni, account) -> None
         granted = httpx.get(url, headers=bearer(operator), timeout=30)
         assert granted.status_code == 200, granted.text
         assert CLUSTER in base64.b64decode(granted.json()["data"]).decode()
+
+
+def test_no_secret_reaches_the_log_or_the_database(read_model, omni, account, tmp_path) -> None:
+    """The service account key, the kubeconfig (its token) and the bearer token stay out of the API's log
+    (at DEBUG, with the access log) and out of the database files."""
+    operator = token_command(read_model, "create", "operator", "--scope", "read", "--scope", "sensitive").stdout.strip()
+    log = tmp_path / "serve.log"
+    with serve(read_model, "--auth", "tokens", "--access-log", "--endpoint", f"grpc://{omni.address}",
+               env=api_env(account), log_level="DEBUG", log=log) as base:
+        answer = httpx.get(f"{base}/api/v1/clusters/{CLUSTER}/kubeconfig",
+                           headers={**bearer(operator), "Accept": "application/yaml"}, timeout=30)
+        assert answer.status_code == 200
+    kubeconfig_token = yaml.safe_load(answer.content)["users"][0]["user"]["token"]
+    key_value = account[0]
+    armored = json.loads(base64.b64decode(key_value))["pgp_key"]
+    private_key_body = max(armored.splitlines(), key=len)  # a line of the key material itself
+    output = log.read_text()
+    assert "kubeconfig" in output  # the access log saw the request
+    database = Path(read_model.removeprefix("sqlite:///"))
+    stored = b"".join(p.read_bytes() for p in (database, Path(f"{database}-wal")) if p.exists())
+    for secret in (kubeconfig_token, key_value, private_key_body, operator):
+        assert secret not in output
+        assert secret.encode() not in stored

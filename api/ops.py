@@ -15,16 +15,9 @@ from api import metrics, problems
 from api.database import DatabaseUnavailable
 from api.resources import JSON, Api
 from models import catalog
+from models.db import as_utc
 
 PROBES = frozenset({"/livez", "/readyz"})  # open to all: no token, no in-flight cap
-
-
-def _aware(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass(frozen=True)
@@ -55,7 +48,7 @@ def watcher_state(api: Api) -> WatcherState:
         if row is None or not row[2]:
             missing.append(f"{kind.namespace}/{kind.type}")
     for row in rows:
-        last_event_at, last_error, last_error_at = _aware(row[3]), row[4], _aware(row[5])
+        last_event_at, last_error, last_error_at = as_utc(row[3]), row[4], as_utc(row[5])
         if last_event_at is not None and (newest_event is None or last_event_at > newest_event):
             newest_event = last_event_at
         # an error counts until the stream has moved on past it
@@ -156,7 +149,7 @@ class Metrics:
     def _commit_state(self) -> None:
         row = self.api.db.one(self.api.queries.commit, {})
         if row is not None:
-            heartbeat = _aware(row[1])
+            heartbeat = as_utc(row[1])
             metrics.commit_state(int(row[0]), None if heartbeat is None else heartbeat.timestamp())
 
     async def on_get(self, req: Request, resp: Response) -> None:

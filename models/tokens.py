@@ -18,7 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .schema import api_tokens
+from models.db import as_utc
+from models.schema import api_tokens
 
 PREFIX = "omr_"
 READ = "read"
@@ -138,12 +139,4 @@ def _select() -> sa.Select:
 def from_row(row: Sequence[Any]) -> Token:
     """A record from (name, scopes, created, expires, revoked) as any driver returns them (SQLite: text)."""
     name, scopes, created, expires, revoked = row
-    return Token(name, frozenset(scopes.split()), _utc(created), _utc(expires), _utc(revoked))
-
-
-def _utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return Token(name, frozenset(scopes.split()), as_utc(created), as_utc(expires), as_utc(revoked))

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,19 +31,9 @@ from api.database import Database
 from models import tokens
 from models.schema import api_tokens
 from tests.api_support import ROOT, ReadModel, resource, serve
+from tests.test_watcher_e2e import wait_until
 
 WAIT = 30.0  # generous upper bound of every poll below; never a timing assertion
-
-
-def wait_until(condition: Callable[[], object], what: str, timeout: float = WAIT) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def token_command(url: str, *args: str) -> subprocess.CompletedProcess:
@@ -209,7 +199,7 @@ def test_expired_tokens_are_refused(sqlite_url: str) -> None:
         with model.engine.begin() as connection:
             connection.execute(sa.update(api_tokens).where(api_tokens.c.name == "shortened").values(expires=long_ago))
         wait_until(lambda: httpx.get(base + "/api/v1/clusters", headers=bearer(shortened)).status_code == 401,
-                   "the worker to see the new expiry")
+                   timeout=WAIT, what="the worker to see the new expiry")
     model.close()
 
 
@@ -299,7 +289,7 @@ def test_revocation_reaches_every_worker(sqlite_url: str) -> None:
                     del waiting[pid]
             return not waiting
 
-        wait_until(every_worker_refuses, "the revocation to reach every worker")
+        wait_until(every_worker_refuses, timeout=WAIT, what="the revocation to reach every worker")
         assert {pid: connection.sock for pid, connection in held.items()} == sockets  # no reconnection
         for connection in held.values():
             connection.close()

@@ -15,6 +15,7 @@ import falcon
 import falcon.asgi
 
 from api import openapi, ops, problems
+from api import reports as report_routes
 from api.database import Database, DatabaseUnavailable
 from api.kubeconfig import Kubeconfigs, OmniAccess
 from api.metrics import STARTED, RequestMetrics
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> Entry:
         insecure_no_auth=settings.omni_insecure_no_auth))
     for route in ROUTES:
         app.add_route(route.template, kubeconfigs if route.derived is Derived.LIVE_ONLY else Endpoint(api, route))
+    report_routes.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

@@ -253,7 +253,7 @@ def _normalise(kind: str, value: Any) -> Any:
 # --- output ------------------------------------------------------------------------------------------
 
 def to_json(result: Result) -> str:
-    return json.dumps(result.rows, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(result.rows, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def to_csv(result: Result) -> str:

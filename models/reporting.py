@@ -420,13 +420,15 @@ class _Sql:
                     "  SELECT (MIN(observed_at) AT TIME ZONE 'UTC')::date FROM events\n"
                     "  UNION ALL SELECT day + 1 FROM days WHERE day < (now() AT TIME ZONE 'UTC')::date\n)\n"
                     "SELECT day, (day::timestamp AT TIME ZONE 'UTC') AS day_start,\n"
-                    "       ((day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end\n"
+                    "       ((day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end,\n"
+                    "       date_trunc('week', day)::date AS week\n"
                     "FROM days WHERE day IS NOT NULL")
         return ("WITH RECURSIVE days(day) AS (\n"
                 "  SELECT date(MIN(observed_at)) FROM events\n"
                 "  UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < date('now')\n)\n"
                 "SELECT day, day || ' 00:00:00.000000' AS day_start,\n"
-                "       date(day, '+1 day') || ' 00:00:00.000000' AS day_end\n"
+                "       date(day, '+1 day') || ' 00:00:00.000000' AS day_end,\n"
+                "       date(day, 'weekday 0', '-6 days') AS week\n"
                 "FROM days WHERE day IS NOT NULL")
 
 

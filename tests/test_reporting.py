@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -192,7 +194,7 @@ def _normal(name: str, value):
     if name in _TIMES or (isinstance(value, datetime)):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
-    if name == "day":
+    if name in ("day", "week"):
         return value.isoformat() if isinstance(value, date) else value
     if name in _JSON:
         return json.loads(value) if isinstance(value, str) else value
@@ -288,3 +290,40 @@ def test_current_views_match_the_api_collections(db_url, tmp_path) -> None:
         watcher.kill() if watcher.process.poll() is None else None
         model.dispose()
         sim.stop()
+
+
+# -- docs/reporting.md -------------------------------------------------------------------------------------
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "reporting.md"
+
+
+def worked_queries() -> list[str]:
+    text = DOC.read_text()
+    section = text[text.index("## Worked queries"):text.index("## Reports")]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_docs_name_every_view_and_column() -> None:
+    text = DOC.read_text()
+    for name in reporting.view_names():
+        assert f"`{name}`" in text, name
+    for view in reporting.VIEWS:
+        section = text[text.index(f"### `{view.current}` / `{view.history}`"):]
+        section = section[:section.index("\n### ", 1)] if "\n### " in section[1:] else section
+        for column in view.columns:
+            assert f"| `{column.name}` |" in section, (view.name, column.name)
+
+
+def test_the_worked_queries_answer_on_the_scripted_history(engine) -> None:
+    queries = worked_queries()
+    assert len(queries) == 4
+    with engine.connect() as conn:
+        answers = [[tuple(r) for r in conn.execute(sa.text(q.strip().rstrip(";")))] for q in queries]
+    by_version, flapped, upgrades, weekly = answers
+    assert [(str(d)[:10], v, int(n)) for d, v, n in by_version[:2]] == [
+        ("2026-11-01", "v1.8.0", 3), ("2026-11-02", "v1.8.0", 3)]
+    assert [(m, int(n)) for m, n, _ in flapped] == [("m3", 3)]
+    assert [(c, a, b, int(n), float(s)) for c, a, b, n, _, _, s in upgrades] == [
+        ("prod", "v1.8.0", "v1.9.0", 2, 600.0)]
+    assert [(str(w)[:10], int(a), int(r)) for w, a, r in weekly] == [
+        ("2026-10-26", 3, 0), ("2026-11-02", 1, 1)]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from models import migrate, reporting, reports
+from models import migrate, rebuild, reporting, reports
 from models.db import create_engine
 from tests.reporting_history import ScriptedWriter, write_history
 
@@ -257,6 +257,8 @@ def test_current_views_match_the_api_collections(db_url, tmp_path) -> None:
         wait_converged(model, sim)
         assert watcher.terminate() == 0, watcher.log()
         engine = model.engine
+        with engine.connect() as conn:  # rebuild --check on what the real watcher wrote
+            assert list(rebuild.differences(conn, rebuild.expected(conn))) == []
         compared = 0
         for view in reporting.VIEWS:
             kind = reporting.catalog.by_name(view.kind)

@@ -481,10 +481,14 @@ def history_sql(view: View, dialect: str) -> str:
     typed = [f"{_source(c, sql, 'b', view.joins)} AS {c.name}" for c in view.columns]
     kinds = [view.kind, *view.joins.values()]
     points = " OR ".join(f"({_kind_filter('p', k)})" for k in kinds)
-    last = ",\n    ".join(
-        f"(SELECT MAX(x.revision) FROM events x WHERE {_kind_filter('x', kind)} AND x.id = p.id "
-        f"AND x.revision <= p.revision) AS r_{alias}"
-        for alias, kind in [("b", view.kind), *view.joins.items()])
+    if view.joins:
+        # the last revision of each kind at or before this point: one window pass over the resource's events
+        last = ",\n    ".join(
+            f"MAX(CASE WHEN {_kind_filter('p', kind)} THEN p.revision END) OVER upto AS r_{alias}"
+            for alias, kind in [("b", view.kind), *view.joins.items()])
+        window = "  WINDOW upto AS (PARTITION BY p.id ORDER BY p.revision ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    else:
+        last, window = "p.revision AS r_b", ""
     joins = [f"LEFT JOIN events j_{alias} ON j_{alias}.revision = v.r_{alias} AND j_{alias}.event <> 'destroyed'"
              for alias in view.joins]
     return "\n".join([
@@ -492,6 +496,7 @@ def history_sql(view: View, dialect: str) -> str:
         "  SELECT p.id, p.revision, p.observed_at,",
         f"    {last}",
         f"  FROM events p WHERE {points}",
+        *([window] if window else []),
         ")",
         "SELECT b.id, b.namespace, v.revision,",
         "  CASE WHEN v.revision = b.revision THEN b.event ELSE 'updated' END AS event,",

@@ -311,6 +311,7 @@ HISTORY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("version", "bigint", "COSI version of the listed resource"),
     ("observed_at", "timestamp", "when the watcher applied the change (UTC)"),
     ("observed_ms", "bigint", "observed_at as milliseconds since 1970-01-01 UTC (for durations)"),
+    ("observed_day", "date", "the UTC day of observed_at (as calendar.day)"),
     ("valid_from", "timestamp", "= observed_at"),
     ("valid_to", "timestamp", "when the next version took over; NULL while current; = valid_from when destroyed"),
     ("next_revision", "bigint", "revision of the next version; NULL while current"),
@@ -409,6 +410,9 @@ class _Sql:
                 f"(json_type({ref}, {self._path(path)}) IS NOT NULL)"
         raise ValueError(f"unknown column type {t!r}")
 
+    def day_of(self, ref: str) -> str:
+        return f"({ref} AT TIME ZONE 'UTC')::date" if self.pg else f"date({ref})"
+
     def epoch_ms(self, ref: str) -> str:
         if self.pg:
             return f"CAST(ROUND(EXTRACT(EPOCH FROM {ref}) * 1000) AS BIGINT)"
@@ -498,9 +502,10 @@ def history_sql(view: View, dialect: str) -> str:
         f"  FROM events p WHERE {points}",
         *([window] if window else []),
         ")",
-        "SELECT b.id, b.namespace, v.revision,",
+        "SELECT v.id, b.namespace, v.revision,",
         "  CASE WHEN v.revision = b.revision THEN b.event ELSE 'updated' END AS event,",
         "  b.version, v.observed_at, " + sql.epoch_ms("v.observed_at") + " AS observed_ms,",
+        "  " + sql.day_of("v.observed_at") + " AS observed_day,",
         "  v.observed_at AS valid_from,",
         "  CASE WHEN v.revision = b.revision AND b.event = 'destroyed' THEN v.observed_at",
         "       ELSE LEAD(v.observed_at) OVER w END AS valid_to,",
@@ -508,37 +513,55 @@ def history_sql(view: View, dialect: str) -> str:
         "  b.created, b.updated, b.phase, b.labels,",
         "  " + ",\n  ".join(typed),
         "FROM v",
-        "JOIN events b ON b.revision = v.r_b",
+        "JOIN events b ON b.revision = v.r_b AND b.id = v.id",
         *joins,
         "WHERE b.event <> 'destroyed' OR v.revision = b.revision",
-        "WINDOW w AS (PARTITION BY b.id ORDER BY v.revision)",
+        "WINDOW w AS (PARTITION BY v.id ORDER BY v.revision)",
     ])
+
+
+def daily_values_sql(view: str, value: str, member: str, *, keep_zero: bool = False) -> str:
+    """(day, day_end, value, count): per calendar day, the resources of history view ``view`` for which
+    ``member`` holds at the end of the day, by ``value`` (an expression over the view's columns).
+
+    Dialect-free, and linear in the history: each version adds itself to its value on its day and takes
+    its predecessor away from the predecessor's value; a running sum per value over the days does the
+    rest. ``member`` may use bound parameters (the reports' ``:cluster``)."""
+    return f"""WITH h AS (
+  SELECT id, revision, observed_day AS day, {value} AS value,
+         CASE WHEN event <> 'destroyed' AND {member} THEN 1 ELSE 0 END AS m
+  FROM {view}
+), c AS (
+  SELECT day, value, m, LAG(value) OVER w AS pv, LAG(m) OVER w AS pm
+  FROM h WINDOW w AS (PARTITION BY id ORDER BY revision)
+), deltas AS (
+  SELECT day, value, SUM(n) AS n FROM (
+    SELECT day, value, 1 AS n FROM c WHERE m = 1
+    UNION ALL SELECT day, pv, -1 FROM c WHERE pm = 1) AS x
+  GROUP BY day, value
+), grid AS (
+  SELECT d.day, d.day_end, v.value, COALESCE(x.n, 0) AS n
+  FROM calendar d CROSS JOIN (SELECT DISTINCT value FROM deltas) AS v
+  LEFT JOIN deltas x ON x.day = d.day AND x.value = v.value
+)
+SELECT day, day_end, value, count FROM (
+  SELECT day, day_end, value, SUM(n) OVER (PARTITION BY value ORDER BY day) AS count FROM grid) AS t
+{"" if keep_zero else "WHERE count > 0"}"""
 
 
 def daily_fleet_sql(dialect: str) -> str:
     """Long format, one row per (day, subject, dimension, value): the state at the end of each UTC day."""
-    at_day_end = "h.valid_from < d.day_end AND (h.valid_to IS NULL OR h.valid_to >= d.day_end)"
-    return "\n".join([
-        "WITH m AS (",
-        "  SELECT d.day, h.connected, h.talos_version FROM calendar d",
-        f"  JOIN history_machines h ON {at_day_end}",
-        "), c AS (",
-        "  SELECT d.day, h.status_phase FROM calendar d",
-        f"  JOIN history_clusters h ON {at_day_end}",
-        ")",
-        "SELECT d.day, 'machines' AS subject, 'total' AS dimension, '' AS value, COUNT(m.day) AS count",
-        "  FROM calendar d LEFT JOIN m ON m.day = d.day GROUP BY d.day",
-        "UNION ALL",
-        "SELECT d.day, 'machines', 'connected', '', COALESCE(SUM(CASE WHEN m.connected THEN 1 ELSE 0 END), 0)",
-        "  FROM calendar d LEFT JOIN m ON m.day = d.day GROUP BY d.day",
-        "UNION ALL",
-        "SELECT day, 'machines', 'talos_version', talos_version, COUNT(*) FROM m GROUP BY day, talos_version",
-        "UNION ALL",
-        "SELECT d.day, 'clusters', 'total', '', COUNT(c.day) FROM calendar d LEFT JOIN c ON c.day = d.day "
-        "GROUP BY d.day",
-        "UNION ALL",
-        "SELECT day, 'clusters', 'phase', status_phase, COUNT(*) FROM c GROUP BY day, status_phase",
-    ])
+    alive = "1 = 1"
+    parts = [
+        ("machines", "total", daily_values_sql("history_machines", "''", alive, keep_zero=True)),
+        ("machines", "connected", daily_values_sql("history_machines", "''", "connected", keep_zero=True)),
+        ("machines", "talos_version", daily_values_sql("history_machines", "talos_version", alive)),
+        ("clusters", "total", daily_values_sql("history_clusters", "''", alive, keep_zero=True)),
+        ("clusters", "phase", daily_values_sql("history_clusters", "status_phase", alive)),
+    ]
+    return "\nUNION ALL\n".join(
+        f"SELECT day, '{subject}' AS subject, '{dimension}' AS dimension, value, count FROM (\n{sql}\n) AS s"
+        for subject, dimension, sql in parts)
 
 
 def statements(dialect: str) -> list[str]:

@@ -26,6 +26,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models.reporting import daily_values_sql
+
 DAY, TIME, INT, FLOAT, BOOL, TEXT = "day", "time", "int", "float", "bool", "text"
 SINCE, UNTIL, CLUSTER = "since", "until", "cluster"
 DEFAULT_LIMIT = 10_000
@@ -34,9 +36,7 @@ FORMATS = ("table", "csv", "json")
 _BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 _END = datetime(9999, 12, 31, tzinfo=UTC)
 
-# The state of a history row at the end of calendar day d.
-_AT_DAY_END = "h.valid_from < d.day_end AND (h.valid_to IS NULL OR h.valid_to >= d.day_end)"
-_DAYS = "d.day_end > :since AND d.day_end <= :until"
+_DAYS = "day_end > :since AND day_end <= :until"
 _IN_CLUSTER = "(:cluster = '' OR h.cluster = :cluster)"
 
 
@@ -50,12 +50,13 @@ class Report:
 
 
 def _daily_distribution(view: str, column: str, counted: str) -> str:
+    values = daily_values_sql(view, column, "(:cluster = '' OR cluster = :cluster)")
     return f"""
-SELECT d.day, h.{column}, COUNT(*) AS {counted}
-FROM calendar d JOIN {view} h ON {_AT_DAY_END} AND {_IN_CLUSTER}
+SELECT day, value AS {column}, count AS {counted} FROM (
+{values}
+) AS s
 WHERE {_DAYS}
-GROUP BY d.day, h.{column}
-ORDER BY d.day, h.{column}
+ORDER BY day, value
 LIMIT :limit"""
 
 
@@ -66,11 +67,23 @@ _CHANGES = """
 
 REPORTS: dict[str, Report] = {r.name: r for r in (
     Report("machine-count", "machines and connected machines at the end of each UTC day", f"""
-SELECT d.day, COUNT(h.id) AS machines, COALESCE(SUM(CASE WHEN h.connected THEN 1 ELSE 0 END), 0) AS connected
-FROM calendar d LEFT JOIN history_machines h ON {_AT_DAY_END} AND {_IN_CLUSTER}
+WITH h AS (
+  SELECT id, revision, observed_day AS day,
+         CASE WHEN event <> 'destroyed' AND {_IN_CLUSTER} THEN 1 ELSE 0 END AS m,
+         CASE WHEN event <> 'destroyed' AND {_IN_CLUSTER} AND connected THEN 1 ELSE 0 END AS k
+  FROM history_machines h
+), per_day AS (
+  SELECT day, SUM(m - COALESCE(pm, 0)) AS dm, SUM(k - COALESCE(pk, 0)) AS dk FROM (
+    SELECT day, m, k, LAG(m) OVER w AS pm, LAG(k) OVER w AS pk
+    FROM h WINDOW w AS (PARTITION BY id ORDER BY revision)) AS c
+  GROUP BY day
+)
+SELECT day, machines, connected FROM (
+  SELECT d.day, d.day_end, SUM(COALESCE(p.dm, 0)) OVER (ORDER BY d.day) AS machines,
+         SUM(COALESCE(p.dk, 0)) OVER (ORDER BY d.day) AS connected
+  FROM calendar d LEFT JOIN per_day p ON p.day = d.day) AS s
 WHERE {_DAYS}
-GROUP BY d.day
-ORDER BY d.day
+ORDER BY day
 LIMIT :limit""", (("day", DAY), ("machines", INT), ("connected", INT))),
     Report("talos-versions", "machines per Talos version at the end of each UTC day",
            _daily_distribution("history_machines", "talos_version", "machines"),

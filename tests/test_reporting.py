@@ -194,7 +194,7 @@ def _normal(name: str, value):
     if name in _TIMES or (isinstance(value, datetime)):
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
-    if name in ("day", "week"):
+    if name in ("day", "week", "observed_day"):
         return value.isoformat() if isinstance(value, date) else value
     if name in _JSON:
         return json.loads(value) if isinstance(value, str) else value

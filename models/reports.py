@@ -170,6 +170,11 @@ _AGE = re.compile(r"([0-9]{1,6})([mhdw])")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def is_age(text: str) -> bool:
+    """``90d``, ``12h``, ``2w``, ``30m``."""
+    return _AGE.fullmatch(text.strip()) is not None
+
+
 def parse_time(parameter: str, text: str, now: datetime | None = None) -> datetime:
     """An age (``90d``, ``12h``, ``2w``, ``30m``: that long before now), a date (midnight UTC) or an
     RFC 3339 time; ASCII only, naive times are UTC."""

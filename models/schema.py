@@ -7,7 +7,8 @@
 - ``resource_labels``: one row per label of a current resource, so label selectors are index lookups.
 - ``streams``: one checkpoint per watched (namespace, type), written with the events it covers.
 - ``poison_events``: events that could not be decoded, recorded and skipped.
-- ``meta``: one row: schema version, head revision and the writer epoch used for fencing.
+- ``meta``: one row: schema version, head revision, the writer epoch used for fencing and the retention
+  horizon.
 """
 
 from __future__ import annotations
@@ -128,6 +129,8 @@ meta = sa.Table(
     sa.Column("writer_epoch", sa.BigInteger, nullable=False, server_default="0",
               comment="bumped by each writer that takes over; commits check it (fencing)"),
     sa.Column("writer_id", sa.Text, nullable=True),
+    sa.Column("horizon_revision", sa.BigInteger, nullable=False, server_default="0",
+              comment="retention horizon: history before this revision was pruned (models/retention.py)"),
     sa.Column("writer_heartbeat", Timestamp, nullable=True),
     sa.CheckConstraint("singleton = 1", name="one_row"),
 )

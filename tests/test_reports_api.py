@@ -7,6 +7,8 @@ import io
 import json
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -119,3 +121,26 @@ def test_a_report_past_its_time_limit_is_stopped(sqlite_url, monkeypatch) -> Non
     with pytest.raises(report_routes.ReportTimeout, match="machine-count"):
         runner.run(chosen, reports.Params())
     runner.engine.dispose()
+
+
+def test_livez_answers_while_a_heavy_report_runs(sqlite_url, monkeypatch) -> None:
+    """The report runs off the event loop: /livez on the same single worker finishes first."""
+    from datetime import UTC, datetime
+
+    from bench import reports_history
+
+    monkeypatch.setattr(reports_history, "MACHINES", 150)
+    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC)))
+    finished: list[str] = []
+    with serve(sqlite_url) as base:
+        def heavy() -> None:
+            answer = httpx.get(base + "/api/v1/reports/flapping", timeout=120)
+            finished.append(f"report {answer.status_code}")
+
+        worker = threading.Thread(target=heavy)
+        worker.start()
+        time.sleep(0.5)  # let the report start; not a measurement
+        assert httpx.get(base + "/livez", timeout=60).status_code == 200
+        finished.append("livez")
+        worker.join()
+    assert finished == ["livez", "report 200"]

@@ -4,22 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
+ARGS ?=
+PIP_QUIET := --quiet
 
 .PHONY: install demo test bench lint protos clean
 
 $(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[test]' --config-settings editable_mode=compat
+	@echo "==> installing omni-readmodel and its dependencies into $(VENV) (first time: a minute or so)"
+	$(BIN)/python -m pip install $(PIP_QUIET) -e '.[test]' --config-settings editable_mode=compat
 	rm -f $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
 
+# pip shows its progress when installing for the demo (target-specific: applies to its prerequisites too).
+demo: PIP_QUIET :=
 demo: install
-	$(BIN)/omni-readmodel demo
+	$(BIN)/omni-readmodel demo $(ARGS)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -34,4 +40,4 @@ protos: install
 	$(BIN)/python scripts/gen_protos.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache omni-readmodel.db omni-readmodel.db-*
+	rm -rf $(VENV) .pytest_cache .ruff_cache omni-readmodel.db omni-readmodel.db-* omni-readmodel.db.*

@@ -54,6 +54,7 @@ class ReadOnlySink:
 
 async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: DatabaseUnavailable,
                                 params: dict) -> None:
+    problems.log_unavailable(req, ex)
     problems.write(resp, problems.unavailable(str(ex)), req.path)
 
 

@@ -7,11 +7,13 @@ import ipaddress
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 
 from api.settings import SETTINGS_ENV, Settings
 from models.db import SchemaError
+from models.logs import uvicorn_log_config
 from models.options import add_database_url
 from omni_client.endpoint import add_endpoint
 
@@ -52,6 +54,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="a Kubernetes group of that user, repeatable (default system:masters)")
     omni.add_argument("--kubeconfig-ttl", type=float, default=3600.0, metavar="SECONDS",
                       help="how long the issued token is valid (default 3600 s; Omni allows up to 10 years)")
+
+
+class Terminated(Exception):
+    """SIGTERM, raised where the process is so that ``finally`` blocks run (the default action skips them)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def is_loopback(host: str) -> bool:
@@ -98,24 +108,31 @@ def run(args: argparse.Namespace) -> int:
     finally:
         db.close()
 
+    # uvicorn stops gracefully on SIGTERM, then raises it again with the previous handler restored: with
+    # the default one the process would die before removing its metrics directory.
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     own_metrics_dir = None
-    if not os.environ.get(MULTIPROC_ENV):
-        own_metrics_dir = tempfile.mkdtemp(prefix="omni-readmodel-metrics-")
-        os.environ[MULTIPROC_ENV] = own_metrics_dir
-    else:  # a directory we are handed: stale files from an earlier run would be summed in
-        for name in os.listdir(os.environ[MULTIPROC_ENV]):
-            if name.endswith(".db"):
-                os.unlink(os.path.join(os.environ[MULTIPROC_ENV], name))
-    os.environ[SETTINGS_ENV] = settings.to_environment()
     try:
+        if not os.environ.get(MULTIPROC_ENV):
+            own_metrics_dir = tempfile.mkdtemp(prefix="omni-readmodel-metrics-")
+            os.environ[MULTIPROC_ENV] = own_metrics_dir
+        else:  # a directory we are handed: stale files from an earlier run would be summed in
+            for name in os.listdir(os.environ[MULTIPROC_ENV]):
+                if name.endswith(".db"):
+                    os.unlink(os.path.join(os.environ[MULTIPROC_ENV], name))
+        os.environ[SETTINGS_ENV] = settings.to_environment()
         import uvicorn
 
+        level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         log.info("serving %s on http://%s:%d with %d worker(s)", db.where, args.host, args.port, args.workers)
         uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     workers=args.workers, loop="uvloop", http="httptools", lifespan="off",
                     proxy_headers=False, server_header=False, access_log=args.access_log,
-                    log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower())
+                    log_config=uvicorn_log_config(level), log_level=level.lower())
+    except Terminated:
+        log.info("stopped (SIGTERM)")
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if own_metrics_dir:
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
     return 0

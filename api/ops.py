@@ -11,7 +11,7 @@ import falcon
 from falcon.asgi import Request, Response
 
 import models
-from api import metrics
+from api import metrics, problems
 from api.database import DatabaseUnavailable
 from api.resources import JSON, Api
 from models import catalog
@@ -81,6 +81,7 @@ class Readyz:
             state = watcher_state(self.api)
             replica_lag = self.api.db.replica_lag()
         except DatabaseUnavailable as exc:
+            problems.log_unavailable(req, exc)
             body = {"ready": False, "database": str(exc)}
             resp.status = 503
         else:
@@ -109,6 +110,7 @@ class Health:
         try:
             state = watcher_state(self.api)
         except DatabaseUnavailable as exc:
+            problems.log_unavailable(req, exc)
             status, omni = "degraded", {"connected": False, "error": str(exc)}
         else:
             connected = state.ready and state.error is None

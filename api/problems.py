@@ -77,6 +77,13 @@ async def handle_problem(req: Request, resp: Response, ex: Problem, params: dict
     write(resp, ex, req.path)
 
 
+def log_unavailable(req: Request, ex: Exception) -> None:
+    """A 503 for a database that did not answer is an operator's problem: always logged (with the cause)."""
+    cause = ex.__cause__
+    log.warning("database unavailable on %s %s: %s%s", req.method, req.path, ex,
+                f" ({type(cause).__name__}: {cause})" if cause is not None else "")
+
+
 async def handle_unexpected(req: Request, resp: Response, ex: Exception, params: dict) -> None:
     if isinstance(ex, falcon.HTTPError):  # Falcon's own (unknown route, bad request line, ...)
         raise ex

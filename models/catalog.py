@@ -5,7 +5,8 @@ One declarative row per kind: its COSI type string, namespace, spec message (in 
 seed REST routes it serves. Everything per-kind in the watcher, the simulator and the API is driven from
 this table; there is no per-kind code.
 
-Facts: ../shared/omni-wire.md §4 (types, namespaces, ids) and ../shared/seed-api.md §4.2/§8 (routes).
+Facts: Omni's resource table (types, namespaces) and the seed API's routes, kept as data in tests/data/ and
+checked by tests/test_catalog.py.
 """
 
 from __future__ import annotations

@@ -8,6 +8,18 @@ import os
 from models.db import DATABASE_URL_ENV, DEFAULT_DATABASE_URL
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` names every option's default: appended as ``(default: X)`` unless the help text already
+    says it (options whose default is None or comes from the environment must say it in words, so that
+    ``--help`` never prints a secret taken from the environment)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "default" in text.lower() or action.default in (None, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def add_database_url(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database-url",

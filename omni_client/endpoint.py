@@ -97,7 +97,7 @@ def add_endpoint(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint",
         default=os.environ.get(ENDPOINT_ENV),
-        help=f"Omni endpoint URL, as omnictl takes it (env {ENDPOINT_ENV}): https://host[:443] is TLS, "
+        help=f"Omni endpoint URL, as omnictl takes it (env {ENDPOINT_ENV}; no default): https://host[:443] is TLS, "
         "http:// and grpc:// are plaintext h2c. The service account key is read from "
         "OMNI_SERVICE_ACCOUNT_KEY (or SIDERO_SERVICE_ACCOUNT_KEY), never from the command line",
     )

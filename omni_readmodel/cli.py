@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 from collections.abc import Sequence
 
+from models.logs import DEFAULT_LEVEL, LEVELS, configure_logging
+from models.options import HelpFormatter
 from omni_readmodel import __version__
 
 # name -> (module exposing add_arguments/run, one-line help)
@@ -36,14 +37,16 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """
     selected = next((arg for arg in argv if arg in SUBCOMMANDS), None)
     parser = argparse.ArgumentParser(
-        prog="omni-readmodel",
+        prog="omni-readmodel", formatter_class=HelpFormatter,
         description="An event-sourced caching read model for Sidero Omni: watch Omni into SQL, serve REST.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    add_log_level(parser, DEFAULT_LEVEL)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
+        # Also after the subcommand; SUPPRESS: when absent there, the value before it (or the default) stands.
+        add_log_level(sub, argparse.SUPPRESS)
         if name == selected:
             module = importlib.import_module(module_name)
             module.add_arguments(sub)
@@ -51,12 +54,16 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+def add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument("--log-level", default=default, choices=LEVELS, type=str.upper,
+                        help=f"log records at this level and above, as JSON lines unless stderr is a terminal "
+                             f"(default {DEFAULT_LEVEL}; also accepted after the subcommand)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.log_level != "DEBUG":
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(args.log_level)
     try:
         return int(args._run(args) or 0)
     except KeyboardInterrupt:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 
+from models.logs import LEVELS, configure_logging
+from models.options import HelpFormatter
 from simulator import cli
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulator")
-    parser.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser = argparse.ArgumentParser(prog="python -m simulator", formatter_class=HelpFormatter)
+    parser.add_argument("--log-level", default="WARNING", choices=LEVELS, type=str.upper)
     cli.add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_level)
     return cli.run(args)
 
 

@@ -31,8 +31,9 @@ class Simulator:
                  interceptors: Iterable[grpc.aio.ServerInterceptor] = ()) -> None:
         self.store = Store(history=history, clock=clock or time.time_ns)
         self.faults = Faults()
-        self.fleet = fleetgen.build(self.store, seed=seed, clusters=clusters, machines=machines,
-                                    now=now if now is not None else self.store.clock())
+        # The initial fleet's timestamps come from the seed and a fixed epoch (``now`` overrides it), never
+        # from the clock: a restart with the same seed serves the same resources.
+        self.fleet = fleetgen.build(self.store, seed=seed, clusters=clusters, machines=machines, now=now)
         self.churn = Churn(self.store, self.fleet, seed)
         self.churn_rate = churn_rate
         self.service = StateService(self.store, self.faults)

@@ -30,22 +30,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = ("Choose authentication explicitly: --service-account-public-key FILE (verify signed calls, "
                      "as Omni does) or --no-auth. The first stdout line reports the bound addresses.")
     parser.add_argument("--listen", default="127.0.0.1:50051", metavar="HOST:PORT",
-                        help="gRPC listen address (port 0 picks a free port) [%(default)s]")
-    parser.add_argument("--clusters", type=int, default=50, metavar="N", help="clusters to generate [%(default)s]")
-    parser.add_argument("--machines", type=int, default=1000, metavar="M", help="machines to generate [%(default)s]")
+                        help="gRPC listen address (port 0 picks a free port) (default %(default)s)")
+    parser.add_argument("--clusters", type=int, default=50, metavar="N", help="clusters to generate (default %(default)s)")
+    parser.add_argument("--machines", type=int, default=1000, metavar="M", help="machines to generate (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, metavar="S",
-                        help="fleet and churn seed: the same seed gives the same fleet [%(default)s]")
+                        help="fleet and churn seed: the same seed gives the same fleet (default %(default)s)")
     parser.add_argument("--churn", type=float, default=0.0, metavar="EVENTS_PER_S",
-                        help="change events per second (0: a still fleet) [%(default)s]")
+                        help="change events per second (0: a still fleet) (default %(default)s)")
     parser.add_argument("--history", type=int, default=10_000, metavar="EVENTS",
-                        help="events kept per kind for bookmark resume [%(default)s]")
+                        help="events kept per kind for bookmark resume (default %(default)s)")
     parser.add_argument("--control-listen", metavar="HOST:PORT",
                         help="serve the HTTP/JSON control surface (faults, churn, state, export) here; loopback "
-                             "only, unauthenticated (see simulator/control.py)")
+                             "only, unauthenticated (see simulator/control.py; default: off)")
     auth = parser.add_mutually_exclusive_group(required=True)
     auth.add_argument("--service-account-public-key", action="append", type=Path, metavar="FILE",
                       help="armored OpenPGP public key of a service account whose signed calls are accepted "
-                           "(repeatable); unsigned or badly signed calls get UNAUTHENTICATED")
+                           "(repeatable; default: none); unsigned or badly signed calls get UNAUTHENTICATED")
     auth.add_argument("--no-auth", action="store_true",
                       help="accept unsigned calls (one of this or --service-account-public-key is required)")
 

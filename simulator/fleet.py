@@ -1,5 +1,7 @@
 """The deterministic fleet generator: a seed, a cluster count and a machine count give the same fleet
-every time (pass ``now`` to pin the timestamps too).
+every time, timestamps included: they are offsets drawn from the seed before a fixed epoch
+(:data:`EPOCH_NS`, or ``now`` when given), never the wall clock, so a restarted simulator serves the same
+resources with the same ``created`` and ``updated`` and a watcher sees no change. Churn uses the store's clock.
 
 Clusters get 1, 3 or (rarely) 5 control planes; about a fifth are small (1 control plane, up to three
 workers), the rest have a heavy-tailed number of workers; each draws mostly from one platform; ~85 % of machines are allocated, the rest are free (MachineStatus label ``available``). When
@@ -11,7 +13,6 @@ the first cluster uses every optional feature, so every stored kind has resource
 from __future__ import annotations
 
 import random
-import time
 
 from models import catalog
 from simulator import builders, metrics, topology
@@ -23,6 +24,7 @@ from simulator.topology import Cluster, Fleet, Machine
 ALLOCATED_FRACTION = 0.85
 S = 1_000_000_000
 DAY = 86_400 * S
+EPOCH_NS = 1_735_689_600 * S  # 2025-01-01T00:00:00Z: "now" for the initial fleet, whenever it is generated
 
 _MACHINE_CLASSES = {
     "bare-metal-large": ("omni.sidero.dev/platform = metal", "omni.sidero.dev/cores > 32"),
@@ -142,9 +144,10 @@ def _plan_sizes(rng: random.Random, clusters: int, budget: int) -> list[tuple[in
 
 
 def generate(seed: int = 0, clusters: int = 50, machines: int = 1000, now: int | None = None) -> Fleet:
-    """Decide the fleet (the model only; :func:`populate` turns it into resources)."""
+    """Decide the fleet (the model only; :func:`populate` turns it into resources); ``now`` defaults to
+    :data:`EPOCH_NS`."""
     rng = random.Random(seed)
-    fleet = Fleet(seed=seed, now=time.time_ns() if now is None else now)
+    fleet = Fleet(seed=seed, now=EPOCH_NS if now is None else now)
     fleet.machine_classes = dict(_MACHINE_CLASSES)
     fleet.request_sets = dict(_REQUEST_SETS)
     for _ in range(machines):

@@ -1,6 +1,6 @@
-"""Helpers for the API tests: a read model written with SQLAlchemy Core the way the watcher writes it
-(event log, current state with rendered documents, label index, head revision, stream checkpoints),
-and a real ``omni-readmodel serve`` process on a free loopback port."""
+"""Helpers for the API tests: a read model written by the watcher's own ``Writer`` (event log, current state
+with rendered documents, label index, head revision), stream checkpoints as a test needs them, and a real
+``omni-readmodel serve`` process on a free loopback port."""
 
 from __future__ import annotations
 
@@ -19,95 +19,79 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from models import catalog, migrate, projections
+from models import catalog, migrate
 from models.db import create_engine
 from models.resource import StoredResource
-from models.schema import events, meta, resource_labels, resources, streams
+from models.schema import streams
+from watcher.decode import Decoded
+from watcher.documents import load_projections
+from watcher.items import Change
+from watcher.sql import read_micros
+from watcher.writer import Writer
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
+def _decoded(resource: StoredResource) -> Decoded:
+    return Decoded(resource.namespace, resource.type, resource.id, resource.version, resource.phase, resource.owner,
+                   read_micros(resource.created), read_micros(resource.updated), dict(resource.labels),
+                   dict(resource.annotations), list(resource.finalizers), resource.spec)
+
+
 class ReadModel:
-    """A migrated database plus a writer that applies resource changes as the watcher would."""
+    """A migrated database and the watcher's writer, fed resource changes the way a stream feeds it."""
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = create_engine(url)
         migrate.upgrade(self.engine)
+        self.writer = Writer(self.engine, load_projections())
+        self.writer.take_over("tests")
         self.state: dict[tuple[str, str, str], StoredResource] = {}
-        self.revision = 0
-        self.clock = T0
+        self.clock = T0  # created/updated of the resources: one second per change
+
+    @property
+    def revision(self) -> int:
+        return self.writer.head
 
     def close(self) -> None:
+        self.writer.close()
         self.engine.dispose()
 
-    def _lookup(self, namespace: str, type_: str, id_: str) -> StoredResource | None:
-        return self.state.get((namespace, type_, id_))
-
     def apply(self, changes: Iterable[StoredResource | tuple[str, str, str]]) -> int:
-        """Apply upserts (StoredResource) and deletes (keys) in one transaction; returns the new head."""
-        with self.engine.begin() as conn:
-            touched: set[tuple[str, str, str]] = set()
-            for change in changes:
-                self.revision += 1
-                self.clock += timedelta(seconds=1)
-                if isinstance(change, StoredResource):
-                    previous = self.state.get(change.key)
-                    resource = replace(change, version=(previous.version + 1) if previous else change.version,
-                                       created=change.created or (previous.created if previous else self.clock),
-                                       updated=self.clock)
-                    self.state[resource.key] = resource
-                    self._event(conn, resource, "updated" if previous else "created")
-                    touched.add(resource.key)
-                    touched.update(projections.dependents(resource))
-                else:
-                    resource = self.state.pop(change)
-                    self._event(conn, resource, "destroyed")
-                    conn.execute(sa.delete(resources).where(*_key(resources, change)))
-                    conn.execute(sa.delete(resource_labels).where(*_key(resource_labels, change)))
-                    touched.update(projections.dependents(resource))
-            for key in touched:
-                resource = self.state.get(key)
-                if resource is not None:
-                    self._upsert(conn, resource)
-            conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(head_revision=self.revision))
+        """Apply upserts (StoredResource; the version follows the previous one) and deletes (keys) in one
+        batch of the writer; returns the new head."""
+        items = []
+        state = dict(self.state)
+        for change in changes:
+            self.clock += timedelta(seconds=1)
+            if isinstance(change, StoredResource):
+                previous = state.get(change.key)
+                resource = replace(change, version=(previous.version + 1) if previous else change.version,
+                                   created=change.created or (previous.created if previous else self.clock),
+                                   updated=self.clock)
+                state[resource.key] = resource
+                items.append(Change((resource.namespace, resource.type), _decoded(resource), False, None, True))
+            else:
+                resource = state.pop(change)
+                items.append(Change((resource.namespace, resource.type), _decoded(resource), True, None, True))
+        self.writer.apply(items)
+        self.state = state
         return self.revision
-
-    def _event(self, conn: sa.Connection, resource: StoredResource, event: str) -> None:
-        conn.execute(sa.insert(events).values(
-            revision=self.revision, namespace=resource.namespace, type=resource.type, id=resource.id, event=event,
-            version=resource.version, phase=resource.phase, owner=resource.owner, created=resource.created,
-            updated=resource.updated, labels=resource.labels, annotations=resource.annotations,
-            finalizers=resource.finalizers, spec=resource.spec, observed_at=self.clock))
-
-    def _upsert(self, conn: sa.Connection, resource: StoredResource) -> None:
-        conn.execute(sa.delete(resources).where(*_key(resources, resource.key)))
-        conn.execute(sa.delete(resource_labels).where(*_key(resource_labels, resource.key)))
-        conn.execute(sa.insert(resources).values(
-            namespace=resource.namespace, type=resource.type, id=resource.id, version=resource.version,
-            phase=resource.phase, owner=resource.owner, created=resource.created, updated=resource.updated,
-            labels=resource.labels, annotations=resource.annotations, finalizers=resource.finalizers,
-            spec=resource.spec, revision=self.revision, document=projections.render(resource, self._lookup)))
-        if resource.labels:
-            conn.execute(sa.insert(resource_labels), [
-                {"namespace": resource.namespace, "type": resource.type, "id": resource.id, "key": k, "value": v}
-                for k, v in resource.labels.items()])
 
     def bootstrap_streams(self, kinds: Iterable[catalog.Kind] | None = None, *, error: str | None = None) -> None:
         """Stream checkpoints: every watched kind bootstrapped (or only ``kinds``)."""
         chosen = list(kinds if kinds is not None else catalog.watched_kinds())
+        now = datetime.now(UTC)
         with self.engine.begin() as conn:
             conn.execute(sa.delete(streams))
             for kind in chosen:
                 conn.execute(sa.insert(streams).values(
-                    namespace=kind.namespace, type=kind.type, bootstrapped=True, bootstrapped_at=self.clock,
-                    last_revision=self.revision, last_event_at=self.clock, last_error=error,
-                    last_error_at=self.clock + timedelta(seconds=1) if error else None))
-
-
-def _key(table: sa.Table, key: tuple[str, str, str]) -> list:
-    return [table.c.namespace == key[0], table.c.type == key[1], table.c.id == key[2]]
+                    namespace=kind.namespace, type=kind.type, bootstrapped=True, bootstrapped_at=now,
+                    last_revision=self.revision, last_event_at=now, last_error=error,
+                    last_error_at=now + timedelta(seconds=1) if error else None))
+        self.writer._load()  # the writer's checkpoints are these from now on (it rewrites those it touches)
 
 
 def resource(kind_name: str, id_: str, spec: dict | None = None, labels: dict | None = None,
@@ -134,12 +118,14 @@ def stop(process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def serve(url: str, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers."""
+def serve(url: str, *args: str, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
+    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers. Its output goes
+    to ``log`` when given (for a test to read), else to a temporary file."""
     port = free_port()
     command = [sys.executable, "-m", "omni_readmodel", "--log-level", "WARNING", "serve", "--database-url", url,
                "--port", str(port), *args]
-    output = tempfile.TemporaryFile("w+")  # a file, not a pipe nobody drains while the server runs
+    # a file, not a pipe nobody drains while the server runs
+    output = log.open("w+") if log is not None else tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"

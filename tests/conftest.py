@@ -4,6 +4,7 @@ OMNI_READMODEL_TEST_PG_URL is set, skipped with a visible reason when it is not)
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,6 @@ from sqlalchemy.engine import make_url
 pytest_plugins = ("tests.simulator_fixtures",)
 
 PG_URL_ENV = "OMNI_READMODEL_TEST_PG_URL"
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 @pytest.fixture
@@ -52,6 +52,33 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 REQUIRE_PG_ENV = "OMNI_READMODEL_REQUIRE_PG"
 _postgres_passed = 0
+# Tools some tests need as independent oracles (gpg checks our OpenPGP code). Outside CI a missing tool skips
+# those tests and says so in the header and the summary; in CI it fails the run before any test.
+CI_TOOLS = {"gpg": "the OpenPGP cross-checks against GnuPG (tests/test_signing.py)"}
+
+
+def in_ci() -> bool:
+    return os.environ.get(REQUIRE_PG_ENV) == "1" or os.environ.get("CI", "").lower() == "true"
+
+
+def missing_tools() -> dict[str, str]:
+    return {tool: what for tool, what in CI_TOOLS.items() if shutil.which(tool) is None}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    missing = missing_tools()
+    if missing and in_ci():
+        raise pytest.UsageError("CI needs " + "; ".join(f"{tool} for {what}" for tool, what in missing.items())
+                                + " (install it: apt-get install gnupg)")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"{tool}: {shutil.which(tool) or 'MISSING, ' + what + ' are skipped'}" for tool, what in CI_TOOLS.items()]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    for tool, what in missing_tools().items():
+        terminalreporter.write_line(f"{tool} is not on PATH: {what} were skipped", yellow=True)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

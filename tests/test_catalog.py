@@ -1,87 +1,57 @@
-"""The kind catalog against the facts: omni-wire.md §4 (type strings, namespaces) and seed-api.md §4.2
-(every GET route). Both documents lie in ../shared beside the project root."""
+"""The kind catalog against the facts, kept as data in tests/data/: ``omni_kinds.json`` (every COSI type
+string of Omni's resource table and its namespace) and ``seed_contract.json`` (every GET route of the seed
+API with its response members, and the namespaces the seed got wrong). Both were transcribed once from the
+project's background documents; the repository never reads anything outside itself."""
 
 from __future__ import annotations
 
-import re
+import json
+from pathlib import Path
 
 import pytest
 
 from models import catalog
-from tests.conftest import SHARED
 
-# Routes the catalog deliberately does not serve: the seed's stubs (seed-api.md §6).
-STUB_PREFIXES = ("/auth/", "/oidc/")
-
-
-def _table_rows(text: str, heading: str) -> list[list[str]]:
-    section = text[text.index(heading):]
-    rows = []
-    for line in section.splitlines()[1:]:
-        if line.startswith("#"):
-            break
-        if line.startswith("|") and not set(line) <= set("|- "):
-            rows.append([cell.strip() for cell in line.strip("|").split("|")])
-    return rows
+DATA = Path(__file__).resolve().parent / "data"
 
 
 @pytest.fixture(scope="module")
-def wire_doc() -> str:
-    return (SHARED / "omni-wire.md").read_text()
+def omni_kinds() -> dict[str, str]:
+    """COSI type string -> namespace."""
+    return json.loads((DATA / "omni_kinds.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def seed_doc() -> str:
-    return (SHARED / "seed-api.md").read_text()
+def seed() -> dict:
+    return json.loads((DATA / "seed_contract.json").read_text())
 
 
-def _wire_kinds(wire_doc: str) -> dict[str, str]:
-    """COSI type string -> namespace, from the resource types table of omni-wire.md §4."""
-    kinds = {}
-    for row in _table_rows(wire_doc, "| Resource | COSI type string |"):
-        if len(row) < 3:
-            continue
-        # A row may name a readable stand-in in its access column (RedactedClusterMachineConfigs).
-        types = re.findall(r"`([A-Za-z]+\.[a-z.]+\.dev)`", " ".join(row))
-        namespace = row[2].strip("*")
-        if namespace not in ("—", "NS"):
-            kinds.update(dict.fromkeys(types, namespace))
-    return kinds
-
-
-def _seed_get_routes(seed_doc: str) -> list[str]:
-    routes = []
-    for row in _table_rows(seed_doc, "### 4.2 Read routes under `/api/v1`"):
-        if row[0] == "GET":
-            path = re.match(r"`([^`]+)`", row[1]).group(1)
-            routes.append(re.sub(r":(\w+)", r"{\1}", path))
-    return routes
-
-
-def test_type_strings_and_namespaces_match_omni(wire_doc: str) -> None:
-    wire = _wire_kinds(wire_doc)
-    assert len(wire) > 40
+def test_type_strings_and_namespaces_match_omni(omni_kinds: dict[str, str]) -> None:
+    assert len(omni_kinds) == 53
     for kind in catalog.KINDS:
         if kind.name == "MachineSetDestroyStatus":
-            continue  # not in omni-wire.md's table; seed-api.md §8 places it in `ephemeral`
-        assert kind.type in wire, f"{kind.name}: {kind.type} is not an Omni type"
-        assert kind.namespace == wire[kind.type], f"{kind.name}: namespace {kind.namespace} != {wire[kind.type]}"
+            continue  # not in Omni's resource table; the seed contract's namespace fixes place it
+        assert kind.type in omni_kinds, f"{kind.name}: {kind.type} is not an Omni type"
+        assert kind.namespace == omni_kinds[kind.type], f"{kind.name}: {kind.namespace} != {omni_kinds[kind.type]}"
 
 
-def test_machine_set_destroy_status_namespace(seed_doc: str) -> None:
-    assert "| `/machinesets/:id/destroy-status` | `default` | `ephemeral` |" in seed_doc
+def test_namespaces_the_seed_got_wrong(seed: dict) -> None:
+    fixes = {route: ns for route, ns in seed["namespace_fixes"].items() if route.startswith("/")}
+    assert len(fixes) == 8
+    for route, namespace in fixes.items():
+        assert catalog.by_route(route).namespace == namespace, route
     assert catalog.by_name("MachineSetDestroyStatus").namespace == catalog.EPHEMERAL
 
 
-def test_every_seed_get_route_maps_to_a_kind(seed_doc: str) -> None:
-    routes = _seed_get_routes(seed_doc)
-    assert len(routes) == 75
-    served = [route for route in routes if not route.startswith(STUB_PREFIXES)]
-    assert len(served) == 71
-    for route in served:
+def test_every_seed_get_route_maps_to_a_kind(seed: dict) -> None:
+    routes = [route["path"] for route in seed["routes"]]
+    assert len(routes) + len(seed["stubs"]) == 75
+    assert all(stub.startswith(("/auth/", "/oidc/")) for stub in seed["stubs"])  # seed-api.md §6: stubs
+    assert len(routes) == 71
+    for route in routes:
         kind = catalog.by_route(route)
         assert route in kind.routes
-    assert {r for k in catalog.KINDS for r in k.routes} == set(served)
+    assert {r for k in catalog.KINDS for r in k.routes} == set(routes)
 
 
 def test_refused_kinds_are_never_stored() -> None:

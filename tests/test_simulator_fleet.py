@@ -142,8 +142,13 @@ def test_export_format():
     redacted = next(r for r in records if r["type"] == catalog.by_name("RedactedClusterMachineConfig").type)
     assert redacted["spec"]["data"].startswith("version: v1alpha1")
     assert "compressed_data" not in redacted["spec"]
-    status = next(r for r in records if r["type"] == catalog.by_name("ClusterStatus").type)
-    assert "kubernetesAPIReady" in status["spec"] or "kubernetes_version" in status["spec"]
+    # Specs carry the proto's field names (snake_case where the proto says so), proto3 defaults omitted.
+    proto_names = {field.name for field in specs_pb2.ClusterStatusSpec.DESCRIPTOR.fields}
+    statuses = [r["spec"] for r in records if r["type"] == catalog.by_name("ClusterStatus").type]
+    assert len(statuses) == 3
+    for spec in statuses:
+        assert {"available", "machines", "phase", "kubernetesAPIReady", "has_connected_control_planes"} <= set(spec)
+        assert set(spec) <= proto_names, set(spec) - proto_names
 
 
 def test_churn_keeps_the_fleet_consistent_and_is_deterministic():

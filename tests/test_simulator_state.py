@@ -133,13 +133,19 @@ def test_etcd_backup_watch_rules(sim, state_stub):
     cluster = sim.call(lambda: sorted(r.labels[CLUSTER_LABEL] for r in sim.simulator.store.items("external", BACKUPS)))[0]
     expected = sim.call(lambda: sorted(r.id for r in sim.simulator.store.items("external", BACKUPS)
                                        if r.labels[CLUSTER_LABEL] == cluster))
-    for request in (watch_request(BACKUPS, "external", label_query=_cluster_query(cluster)),
-                    watch_request(BACKUPS, "external", bootstrap_contents=True),
-                    watch_request(BACKUPS, "external", id=expected[0])):
+    # Omni answers each unsupported form with UNIMPLEMENTED and the reason (as real Omni does for EtcdBackups).
+    refused = {
+        "should pass WithBootstrapContents option": watch_request(BACKUPS, "external",
+                                                                  label_query=_cluster_query(cluster)),
+        "cluster ID must be specified in query": watch_request(BACKUPS, "external", bootstrap_contents=True),
+        "watch is not supported": watch_request(BACKUPS, "external", id=expected[0]),
+    }
+    for reason, request in refused.items():
         reader = StreamReader(state_stub.Watch(request))
         with pytest.raises(grpc.RpcError) as info:
             reader.next()
-        assert info.value.code() in (grpc.StatusCode.UNIMPLEMENTED, grpc.StatusCode.INVALID_ARGUMENT)
+        assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+        assert reason in info.value.details()
     reader = StreamReader(state_stub.Watch(
         watch_request(BACKUPS, "external", bootstrap_contents=True, label_query=_cluster_query(cluster))))
     assert reader.next().ByteSize() == 0

@@ -7,6 +7,7 @@ The helpers here are shared with tests/test_watcher_ha.py.
 from __future__ import annotations
 
 import io
+import json
 import os
 import random
 import signal
@@ -307,6 +308,62 @@ def test_poison_event_is_recorded_and_skipped(db_url, model, simulator, tmp_path
     assert f'omni_readmodel_watcher_poison_events_total{{kind="{MACHINES}"}} 1.0' in text
     assert "omni_readmodel_watcher_batch_seconds_bucket" in text
     assert watcher.terminate() == 0
+    model.check_log()
+
+
+# -- documents follow the kinds they join ------------------------------------------------------------------
+
+def stored_resources(model: ReadModel) -> dict[tuple[str, str, str], tuple]:
+    """(namespace, type, id) -> (StoredResource, document text, revision) of every current resource."""
+    from watcher.state import stored_from_row
+
+    out = {}
+    for row in model.rows("SELECT namespace, type, id, version, phase, owner, created, updated, labels, "
+                          "annotations, finalizers, spec, document, revision FROM resources"):
+        resource = stored_from_row(row[:12])
+        out[resource.key] = (resource, row[12], row[13])
+    return out
+
+
+def test_documents_follow_joined_kinds_under_churn(db_url, model, tmp_path) -> None:
+    """The real watcher re-renders a document when a kind it joins changes (a machine's document embeds
+    its MachineStatus), in the batch of that change, under churn: afterwards no document is stale."""
+    from models import projections
+
+    sim = start_simulator(machines=40, clusters=3, seed=17)
+    try:
+        watcher = WatcherProcess(db_url, sim.address, tmp_path, "--batch-latency-ms", "5")
+        wait_converged(model, sim)
+        sim.call(sim.simulator.set_churn_rate, 300)
+        time.sleep(3)  # churn lands in many batches, joined kinds changing alone and together
+        sim.call(sim.simulator.set_churn_rate, 0)
+        sim.call(sim.simulator.apply_churn, 300)
+        wait_converged(model, sim)
+        assert watcher.terminate() == 0
+    finally:
+        sim.stop()
+    current = stored_resources(model)
+    lookup = lambda ns, type_, id_: current[(ns, type_, id_)][0] if (ns, type_, id_) in current else None  # noqa: E731
+    stale = [key for key, (resource, document, _) in current.items()
+             if document != projections.render(resource, lookup)]
+    assert stale == []
+    # Independently of the renderer: each machine's joined fields are its MachineStatus's, as exported.
+    statuses = {key[2]: resource.spec for key, (resource, _, _) in current.items()
+                if key[1] == "MachineStatuses.omni.sidero.dev"}
+    machines = [(key[2], json.loads(document, strict=False), revision) for key, (_, document, revision) in current.items()
+                if key[1] == MACHINES]
+    assert len(machines) >= 30
+    for id_, document, _ in machines:
+        status = statuses.get(id_, {})
+        assert document.get("talos_version") == (status.get("talos_version") or None), id_
+        assert document.get("hostname") == (status.get("network", {}).get("hostname") or None), id_
+        assert document.get("role") == status.get("role", "NONE" if id_ in statuses else None), id_
+    # And some of them were re-rendered for a status change alone: their document is newer than the
+    # machine's own last event.
+    rejoined = [id_ for id_, _, revision in machines
+                if revision > model.scalar("SELECT max(revision) FROM events WHERE type = :t AND id = :i",
+                                           t=MACHINES, i=id_)]
+    assert rejoined, "churn changed no MachineStatus alone"
     model.check_log()
 
 

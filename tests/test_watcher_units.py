@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from models import catalog
+from models.logs import JsonFormatter
 from omni_client.endpoint import EndpointError, parse_endpoint
 from omni_client.wire import resource_pb2, specs_pb2
 from simulator import yamlspec
@@ -21,7 +22,6 @@ from watcher.decode import Decoder, PoisonError, ZstdDictionary, yaml_key
 from watcher.export_cli import export_line
 from watcher.inbox import Inbox
 from watcher.items import StreamNote
-from watcher.progress import JsonFormatter
 
 # -- endpoints -------------------------------------------------------------------------------------
 

@@ -246,3 +246,19 @@ def test_a_failing_projection_costs_the_document_not_the_batch(engine) -> None:
     docs = documents(engine)
     assert docs[("Machines", "bad")][0] is None and docs[("Machines", "ok")][0] == {"machine": 1, "status": None}
     w.close()
+
+
+def test_a_database_error_inside_a_projection_fails_the_batch_not_the_document(engine) -> None:
+    """A lookup that hits a dead or failing connection must not be mistaken for a projection bug (which
+    would store the document as missing and commit): the batch fails and is retried, nothing is written."""
+    driver_error = engine.dialect.loaded_dbapi.OperationalError
+
+    def lookup_fails(resource, lookup):
+        raise driver_error("the connection is lost")
+
+    w = new_writer(engine, Projections(lookup_fails, fake_dependents))
+    with pytest.raises(driver_error, match="the connection is lost"):
+        w.apply([Change(MACHINES, res(MACHINES, "m", 1), False, b"M1", True)])
+    assert rows(engine, "SELECT id FROM resources") == []
+    assert rows(engine, "SELECT head_revision FROM meta") == [(0,)]
+    w.close()

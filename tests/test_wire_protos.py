@@ -1,4 +1,4 @@
-"""Checks on omni_client/wire: generated code is fresh and matches the facts in shared/omni-wire.md."""
+"""Checks on omni_client/wire: generated code is fresh and matches the facts of the Omni wire protocol."""
 
 from __future__ import annotations
 

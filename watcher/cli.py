@@ -23,7 +23,6 @@ from watcher import metrics
 from watcher.backoff import BackoffPolicy
 from watcher.decode import ZstdDictionary
 from watcher.documents import load_projections
-from watcher.progress import configure_logging
 from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
 
 log = logging.getLogger("watcher")
@@ -47,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="how often polled kinds (EtcdBackups) are listed (default 60)")
     parser.add_argument("--zstd-dictionary", type=Path, metavar="FILE",
                         help="Omni's zstd dictionary, to decode compressed_* spec fields directly (needs the "
-                        "'zstandard' package); without it their text is taken from yaml_spec")
+                        "'zstandard' package; default: none, their text is then taken from yaml_spec)")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
     tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
@@ -55,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument("--backoff-initial", type=float, default=0.5, metavar="SECONDS",
                         help="first reconnect delay; doubles per failure (with jitter)")
     tuning.add_argument("--backoff-max", type=float, default=30.0, metavar="SECONDS", help="reconnect delay cap")
+    tuning.add_argument("--lock-check-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="how often a PostgreSQL writer checks that it still holds the writer lock (default 5)")
 
 
 def select_kinds(names: list[str] | None) -> list[Kind]:
@@ -85,7 +86,7 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    tty = configure_logging()
+    tty = sys.stderr.isatty()  # the log format was chosen by the CLI (models/logs.py)
     try:
         endpoint = parse_endpoint(args.endpoint)
         kinds = select_kinds(args.kinds)
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         batch_latency=args.batch_latency_ms / 1000.0,
         poll_interval=args.poll_interval,
         backoff=BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max),
+        lock_check_interval=args.lock_check_interval,
         zstd=zstd,
         tty=tty,
     )

@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_database_url(parser)
     parser.add_argument("--type", action="append", metavar="TYPE",
                         help="only this kind: a type string (Machines.omni.sidero.dev) or catalog name "
-                        "(Machine); repeatable")
+                        "(Machine); repeatable (default: every stored kind)")
     parser.add_argument("--at", metavar="REVISION|TIME",
                         help="the state as of this event-log revision or RFC 3339 time (default: now)")
 

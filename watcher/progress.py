@@ -1,47 +1,15 @@
-"""Operator feedback: a live progress line while bootstrapping on a terminal, JSON log lines otherwise."""
+"""Operator feedback: a live progress line while bootstrapping on a terminal, log records otherwise
+(the log format itself is models/logs.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TextIO
 
 log = logging.getLogger("watcher")
-
-
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, msg, plus the record's ``fields`` if any."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        doc = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            doc.update(fields)
-        if record.exc_info:
-            doc["exc"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
-
-
-def configure_logging(stream: TextIO = sys.stderr) -> bool:
-    """JSON lines unless ``stream`` is a terminal; returns whether it is one."""
-    tty = stream.isatty()
-    if not tty:
-        root = logging.getLogger()
-        handlers = root.handlers or [logging.StreamHandler(stream)]
-        for handler in handlers:
-            handler.setFormatter(JsonFormatter())
-        if not root.handlers:
-            root.addHandler(handlers[0])
-    return tty
 
 
 class Progress:

@@ -70,6 +70,10 @@ def is_data_error(exc: BaseException) -> bool:
     return False
 
 
+class CommitFailed(RuntimeError):
+    """The database kept failing a batch through every retry: stop (a supervisor restarts the process)."""
+
+
 class ProducerFailed(RuntimeError):
     """A stream or poll task died of an unexpected error (a bug): restart the process."""
 
@@ -129,7 +133,7 @@ class Watcher:
         except LockLost as exc:
             log.error("%s; stopping so that a standby can take over", exc)
             return EXIT_FAILED
-        except ProducerFailed as exc:
+        except (ProducerFailed, CommitFailed) as exc:
             log.error("%s", exc)
             return EXIT_FAILED
         finally:
@@ -219,6 +223,8 @@ class Watcher:
         attempt = 0
         while True:
             try:
+                if attempt:
+                    self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
                 result = self.writer.apply(batch)
                 break
             except FencedError:
@@ -230,11 +236,11 @@ class Watcher:
                     return
                 attempt += 1
                 if attempt > self.config.commit_retries:
-                    raise
+                    raise CommitFailed(f"commit failed {attempt} times ({type(exc).__name__}: {exc}); "
+                                       "giving up") from exc
                 delay = backoff.next_delay()
                 log.warning("commit failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
-                self.writer.reconnect()
         self._committed(result)
 
     async def _commit_one_by_one(self, batch: list[Item]) -> None:

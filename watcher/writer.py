@@ -15,6 +15,7 @@ destroyed first. Nothing in memory changes until the commit succeeds.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -33,6 +34,15 @@ from watcher.sql import Statements, read_datetime, read_json, read_micros
 from watcher.state import Entry, StreamState, decoded_from_stored, entry_of, stored_from_row
 
 log = logging.getLogger(__name__)
+
+def is_database_error(exc: BaseException) -> bool:
+    """An error raised by the database driver (sqlite3 or psycopg)."""
+    for module_name in ("sqlite3", "psycopg"):
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, module.Error):
+            return True
+    return False
+
 
 class FencedError(RuntimeError):
     """Another writer took over: this one must not commit anything more."""
@@ -142,17 +152,22 @@ class Writer:
 
     def reconnect(self) -> None:
         """A fresh write connection after a database error (the old one may be dead)."""
-        try:
-            self._fairy.invalidate()
-        except Exception:  # noqa: S110 - it is being thrown away either way
-            pass
+        if self._fairy is not None:
+            try:
+                self._fairy.invalidate()
+            except Exception:  # noqa: S110 - it is being thrown away either way
+                pass
+            self._fairy = None  # invalidated once, even if the new connection fails
         self._connect()
 
     def close(self) -> None:
         try:
             self.conn.rollback()
+        except Exception as exc:  # a dead connection must not hide why the writer stops
+            log.debug("rollback on close failed: %s", exc)
         finally:
-            self._fairy.close()
+            if self._fairy is not None:
+                self._fairy.close()
             if self._checkpointer is not None:
                 self._checkpointer.stop()
 
@@ -250,6 +265,8 @@ class Writer:
             try:
                 return function(resource, *args)
             except Exception as exc:
+                if is_database_error(exc):
+                    raise  # a lookup's database failure fails the batch (and is retried), not the document
                 seen = (resource.type, type(exc).__name__)
                 if seen not in self._projection_errors:
                     self._projection_errors.add(seen)

@@ -485,38 +485,46 @@ def history_sql(view: View, dialect: str) -> str:
     typed = [f"{_source(c, sql, 'b', view.joins)} AS {c.name}" for c in view.columns]
     kinds = [view.kind, *view.joins.values()]
     points = " OR ".join(f"({_kind_filter('p', k)})" for k in kinds)
+    base = _kind_filter("p", view.kind)
     if view.joins:
         # the last revision of each kind at or before this point: one window pass over the resource's events
         last = ",\n    ".join(
             f"MAX(CASE WHEN {_kind_filter('p', kind)} THEN p.revision END) OVER upto AS r_{alias}"
             for alias, kind in [("b", view.kind), *view.joins.items()])
+        last += f",\n    MAX(CASE WHEN {base} AND p.event = 'destroyed' THEN p.revision END) OVER upto AS r_gone"
         window = "  WINDOW upto AS (PARTITION BY p.id ORDER BY p.revision ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        alive = "r_b IS NOT NULL AND (r_gone IS NULL OR r_gone <> r_b OR revision = r_b)"
     else:
-        last, window = "p.revision AS r_b", ""
+        last, window, alive = "p.revision AS r_b", "", "1 = 1"
+    carried = ", ".join(f"r_{alias}" for alias in ["b", *view.joins])
     joins = [f"LEFT JOIN events j_{alias} ON j_{alias}.revision = v.r_{alias} AND j_{alias}.event <> 'destroyed'"
              for alias in view.joins]
+    # Window functions stay in the CTEs over the log's narrow columns; the outer SELECT is a plain join, so a
+    # query over the view can skip the typed columns it does not read.
     return "\n".join([
-        "WITH v AS (",
-        "  SELECT p.id, p.revision, p.observed_at,",
+        "WITH points AS (",
+        "  SELECT p.id, p.revision, p.observed_at, p.event,",
         f"    {last}",
         f"  FROM events p WHERE {points}",
         *([window] if window else []),
+        "), v AS (",
+        f"  SELECT id, revision, observed_at, {carried},",
+        "    CASE WHEN revision = r_b THEN event ELSE 'updated' END AS event,",
+        "    CASE WHEN revision = r_b AND event = 'destroyed' THEN observed_at",
+        "         ELSE LEAD(observed_at) OVER w END AS valid_to,",
+        "    LEAD(revision) OVER w AS next_revision",
+        f"  FROM points WHERE {alive}",
+        "  WINDOW w AS (PARTITION BY id ORDER BY revision)",
         ")",
-        "SELECT v.id, b.namespace, v.revision,",
-        "  CASE WHEN v.revision = b.revision THEN b.event ELSE 'updated' END AS event,",
-        "  b.version, v.observed_at, " + sql.epoch_ms("v.observed_at") + " AS observed_ms,",
+        "SELECT v.id, b.namespace, v.revision, v.event, b.version, v.observed_at,",
+        "  " + sql.epoch_ms("v.observed_at") + " AS observed_ms,",
         "  " + sql.day_of("v.observed_at") + " AS observed_day,",
-        "  v.observed_at AS valid_from,",
-        "  CASE WHEN v.revision = b.revision AND b.event = 'destroyed' THEN v.observed_at",
-        "       ELSE LEAD(v.observed_at) OVER w END AS valid_to,",
-        "  LEAD(v.revision) OVER w AS next_revision,",
+        "  v.observed_at AS valid_from, v.valid_to, v.next_revision,",
         "  b.created, b.updated, b.phase, b.labels,",
         "  " + ",\n  ".join(typed),
         "FROM v",
         "JOIN events b ON b.revision = v.r_b AND b.id = v.id",
         *joins,
-        "WHERE b.event <> 'destroyed' OR v.revision = b.revision",
-        "WINDOW w AS (PARTITION BY v.id ORDER BY v.revision)",
     ])
 
 

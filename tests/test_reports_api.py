@@ -110,10 +110,14 @@ def test_cli_answers_like_the_api(scripted, tmp_path) -> None:
 
 def test_a_report_past_its_time_limit_is_stopped(sqlite_url, monkeypatch) -> None:
     """SQLite has no statement timeout: the runner's progress handler interrupts the query."""
+    from datetime import UTC, datetime
+
     from api import reports as report_routes
     from api.database import Database
+    from bench import reports_history
 
-    scripted_engine(sqlite_url).dispose()
+    monkeypatch.setattr(reports_history, "MACHINES", 10)  # ~5,000 events: far more than one check interval
+    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC)))
     runner = report_routes.ReportRunner(Database(sqlite_url))
     chosen = reports.get("machine-count")
     assert len(runner.run(chosen, reports.Params()).rows) > 5

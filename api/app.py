@@ -8,38 +8,69 @@ imports prometheus_client: ``serve`` imports it only after setting ``PROMETHEUS_
 from __future__ import annotations
 
 import gc
+import logging
 from time import perf_counter
 from typing import Any
 
 import falcon
 import falcon.asgi
 
+from api import metrics as api_metrics
 from api import openapi, ops, problems
 from api import reports as report_routes
-from api.database import Database, DatabaseUnavailable
+from api.database import Database, DatabaseUnavailable, QueryTimeout
 from api.kubeconfig import Kubeconfigs, OmniAccess
 from api.metrics import STARTED, RequestMetrics
 from api.resources import Api, Endpoint
 from api.routes import API, ROUTES, Derived
 from api.settings import Settings
 
+log = logging.getLogger(__name__)
+ALLOW = b"GET, HEAD"
+
 
 class Entry:
-    """The ASGI entry point in front of Falcon: notes when the request arrived (metrics) and routes on
-    the path as sent. ASGI servers percent-decode ``path``, which would make an encoded ``%2F`` inside an
-    id (exposed services) indistinguishable from a separator; responders decode ids themselves."""
+    """The ASGI entry point in front of Falcon: notes when the request arrived and counts requests in
+    flight (metrics), and routes on the path as sent. ASGI servers percent-decode ``path``, which would
+    make an encoded ``%2F`` inside an id (exposed services) indistinguishable from a separator;
+    responders decode ids themselves.
+
+    HEAD is answered as GET everywhere (uvicorn, which keeps its own scope saying HEAD, sends the headers
+    without the body), and a successful OPTIONS names only GET and HEAD, whatever Falcon would list."""
 
     def __init__(self, app: falcon.asgi.App, metrics: RequestMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http":
-            scope[STARTED] = perf_counter()
-            raw = scope.get("raw_path")
-            if raw:
-                scope["path"] = raw.decode("latin-1")
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope[STARTED] = perf_counter()
+        raw = scope.get("raw_path")
+        if raw:
+            scope["path"] = raw.decode("latin-1")
+        method = scope["method"]
+        if method == "HEAD":
+            scope = {**scope, "method": "GET"}
+        elif method == "OPTIONS":
+            send = _read_only_allow(send)
+        metrics = self.metrics
+        metrics.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            metrics.in_flight -= 1
+
+
+def _read_only_allow(send: Any) -> Any:
+    async def sending(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start" and message["status"] < 300:
+            headers = [(name, value) for name, value in message.get("headers", ()) if name.lower() != b"allow"]
+            message = {**message, "headers": [*headers, (b"allow", ALLOW)]}
+        await send(message)
+
+    return sending
 
 
 class ReadOnlySink:
@@ -54,14 +85,21 @@ class ReadOnlySink:
 
 async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Response, ex: DatabaseUnavailable,
                                 params: dict) -> None:
-    problems.log_unavailable(req, ex)
-    problems.write(resp, problems.unavailable(str(ex)), req.path)
+    """503: the database is unreachable, or this request's query ran past the timeout (logged either way;
+    the driver's message names no credentials)."""
+    cause = ex.__cause__
+    log.warning("%s %s: %s (%s: %s)", req.method, req.path, "query timed out" if isinstance(ex, QueryTimeout)
+                else "database unavailable", type(cause).__name__, (str(cause).splitlines() or [""])[0])
+    problems.write(resp, problems.unavailable(str(ex), retry_after=2 if isinstance(ex, QueryTimeout) else 1),
+                   req.path)
 
 
 def create_app(settings: Settings | None = None) -> Entry:
     settings = settings or Settings()
 
-    db = Database(settings.database_url, head_ttl=settings.head_cache_seconds)
+    db = Database(settings.database_url, head_ttl=settings.head_cache_seconds,
+                  query_timeout=settings.query_timeout_seconds, query_threads=settings.query_threads,
+                  observer=api_metrics.DatabaseMetrics())
     api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
     metrics = RequestMetrics()
     app = falcon.asgi.App(middleware=[metrics], cors_enable=False)
@@ -77,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Entry:
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))
     app.add_route("/health", ops.Health(api))
-    app.add_route("/metrics", ops.Metrics(metrics))
+    app.add_route("/metrics", ops.Metrics(metrics, api))
     app.add_route("/openapi.json", openapi.OpenApi())
     app.add_route("/", ops.RootRedirect())
     app.add_route("/docs", openapi.DocsPage())

@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-cache-mb", type=int, default=64,
                         help="per worker: keep assembled collection pages while the head revision does not "
                              "move, so identical list requests skip the database (default 64; 0 disables)")
+    parser.add_argument("--query-timeout", type=float, default=Settings.query_timeout_seconds, metavar="SECONDS",
+                        help="cancel any database statement running longer; the request answers 503 saying the "
+                             f"query took too long (default {Settings.query_timeout_seconds:g})")
+    parser.add_argument("--query-threads", type=int, default=Settings.query_threads, metavar="N",
+                        help="per worker: threads that run list pages and point-in-time reads, so a heavy "
+                             f"request never stalls the others (default {Settings.query_threads})")
     omni = parser.add_argument_group(
         "kubeconfig pass-through", "GET /api/v1/clusters/{id}/kubeconfig asks Omni live, signed with the service "
         "account key in OMNI_SERVICE_ACCOUNT_KEY (it needs the Operator role); without --endpoint the route "
@@ -82,8 +88,13 @@ def run(args: argparse.Namespace) -> int:
               "listen on 127.0.0.1 behind an authenticating proxy, or pass --allow-unauthenticated-remote",
               file=sys.stderr)
         return 2
+    if not args.query_timeout > 0 or args.query_threads < 1:
+        print("omni-readmodel serve: --query-timeout must be positive and --query-threads at least 1",
+              file=sys.stderr)
+        return 2
     settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
-                        max(0, args.page_cache_mb) << 20, omni_endpoint=args.endpoint, omni_ca_file=args.ca_file,
+                        max(0, args.page_cache_mb) << 20, query_timeout_seconds=args.query_timeout,
+                        query_threads=args.query_threads, omni_endpoint=args.endpoint, omni_ca_file=args.ca_file,
                         omni_insecure_no_auth=args.insecure_no_auth, kubeconfig_user=args.kubeconfig_user,
                         kubeconfig_groups=tuple(args.kubeconfig_groups or ("system:masters",)),
                         kubeconfig_ttl_seconds=args.kubeconfig_ttl)
@@ -124,9 +135,11 @@ def run(args: argparse.Namespace) -> int:
         import uvicorn
 
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+        from api.http_limits import LimitedHttpToolsProtocol
+
         log.info("serving %s on http://%s:%d with %d worker(s)", db.where, args.host, args.port, args.workers)
         uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, loop="uvloop", http="httptools", lifespan="off",
+                    workers=args.workers, loop="uvloop", http=LimitedHttpToolsProtocol, lifespan="off",
                     proxy_headers=False, server_header=False, access_log=args.access_log,
                     log_config=uvicorn_log_config(level), log_level=level.lower())
     except Terminated:

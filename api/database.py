@@ -1,19 +1,30 @@
 """Read-only access to the read model on the DB-API driver itself (sqlite3 or psycopg 3).
 
 SQLAlchemy builds and compiles each statement once (``Database.compile``); requests then run the
-compiled text on one driver connection per worker process. The connection is opened read-only
-(SQLite ``mode=ro``; PostgreSQL ``default_transaction_read_only``) in autocommit mode, so every
-statement sees the latest committed state. A driver error drops the connection and surfaces as
-``DatabaseUnavailable`` (503); the next request reconnects.
+compiled text on a driver connection of the calling thread: the event loop's own for cheap lookups, and
+one per thread of a small pool (``Database.run``) for queries whose cost grows with the data (lists,
+``at=`` reads), so a heavy request never stalls the worker. Connections are read-only (SQLite
+``mode=ro``; PostgreSQL ``default_transaction_read_only``) in autocommit mode, so every statement sees
+the latest committed state.
+
+Every statement is bounded by the query timeout: PostgreSQL's ``statement_timeout``, and on SQLite a
+progress handler that interrupts a statement past its deadline. A timed-out statement is a
+``QueryTimeout``; a database that cannot be reached (or a corrupt file) a ``DatabaseUnavailable``,
+after which the connection is dropped and the next request reconnects. Both answer 503. Any other
+driver error is a bug, not an outage, and propagates (500, logged).
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -30,11 +41,56 @@ except ImportError:  # pragma: no cover
     psycopg = None
 
 T = TypeVar("T")
+
+
+class Observer(Protocol):
+    """What the database reports to the metrics (``api.metrics.DatabaseMetrics``)."""
+
+    def error(self, kind: str) -> None: ...
+
+    def busy(self, delta: int) -> None: ...
+
 DRIVER_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error,) + ((psycopg.Error,) if psycopg else ())
+DEFAULT_QUERY_TIMEOUT = 5.0
+DEFAULT_QUERY_THREADS = 4
+PROGRESS_STEPS = 10_000  # SQLite VM instructions between deadline checks (a few per ms)
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database did not answer; the message is safe to show to clients."""
+
+    kind = "unreachable"
+
+
+class QueryTimeout(DatabaseUnavailable):
+    """A statement ran past the query timeout and was cancelled; the database itself is fine."""
+
+    kind = "timeout"
+
+
+class _TimedConnection(sqlite3.Connection):
+    """A SQLite connection whose statements stop (``interrupted``) once ``deadline`` (monotonic) passes."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = math.inf
+        self.set_progress_handler(self._expired, PROGRESS_STEPS)
+
+    def _expired(self) -> bool:
+        return time.monotonic() > self.deadline
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, sqlite3.OperationalError):
+        return str(exc) == "interrupted"
+    return psycopg is not None and isinstance(exc, psycopg.errors.QueryCanceled)
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """A connection that failed or a database file that cannot be read, as opposed to a bad statement."""
+    if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+        return True
+    return psycopg is not None and (isinstance(exc, psycopg.OperationalError) or type(exc) is psycopg.DatabaseError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +102,12 @@ class Statement:
 
 
 class Database:
-    """One worker's read-only connection and compiled statements."""
+    """One worker's read-only connections (one per thread: the event loop's and each query thread's) and
+    compiled statements."""
 
-    def __init__(self, url: str | URL | None, *, head_ttl: float = 0.005) -> None:
+    def __init__(self, url: str | URL | None, *, head_ttl: float = 0.005,
+                 query_timeout: float = DEFAULT_QUERY_TIMEOUT, query_threads: int = DEFAULT_QUERY_THREADS,
+                 observer: Observer | None = None) -> None:
         self.url = database_url(str(url) if url is not None else None)
         self.backend = self.url.get_backend_name()
         if self.backend == "sqlite":
@@ -61,8 +120,14 @@ class Database:
             self.dialect = postgresql.psycopg.dialect(paramstyle="pyformat")
         else:
             raise SchemaError(f"unsupported database {self.backend!r}: use SQLite or PostgreSQL")
-        self._connection: Any = None
-        self._executor_: Any = None  # see _executor
+        self.query_timeout = query_timeout
+        self.query_threads = max(1, query_threads)
+        self._observer = observer
+        self._deadlines = self.backend == "sqlite"  # PostgreSQL enforces statement_timeout itself
+        self._local = threading.local()  # per thread: connection, executor
+        self._connections: list[Any] = []  # every thread's, to close them all
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
         self._head_ttl = head_ttl
         self._head = 0
         self._head_read_at = float("-inf")
@@ -80,29 +145,68 @@ class Database:
         if self.backend == "sqlite":
             uri = f"file:{quote(self.url.database)}?mode=ro"
             connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                         timeout=2.0)
+                                         timeout=min(2.0, self.query_timeout), factory=_TimedConnection)
             connection.execute("PRAGMA query_only=ON")
             return connection
         conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        timeout_ms = max(1, round(self.query_timeout * 1000))
         return psycopg.connect(conninfo, autocommit=True, connect_timeout=5,
-                               options="-c default_transaction_read_only=on -c statement_timeout=15000")
+                               options=f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}")
 
     def connection(self) -> Any:
-        if self._connection is None:
+        """The calling thread's connection, opened on first use."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
             try:
-                self._connection = self._connect()
+                connection = self._connect()
             except DRIVER_ERRORS as exc:
+                self._observe("unreachable")
                 raise DatabaseUnavailable(f"cannot connect to the database: {type(exc).__name__}") from exc
-        return self._connection
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _drop(self) -> None:
+        """Forget the calling thread's connection (after an outage): the next statement reconnects."""
+        connection = getattr(self._local, "connection", None)
+        self._local.connection = self._local.executor = None
+        if connection is not None:
+            with self._lock:
+                if connection in self._connections:
+                    self._connections.remove(connection)
+            _quietly_close(connection)
 
     def close(self) -> None:
+        """Close every thread's connection and stop the query threads."""
         self.dispose_history_engine()
-        connection, self._connection, self._executor_ = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.close()
-            except DRIVER_ERRORS:
-                pass
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        self._local = threading.local()
+        for connection in connections:
+            _quietly_close(connection)
+
+    # -- query threads -------------------------------------------------------------------------
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(*args)`` (which reads the database) on a query thread, so the event loop keeps
+        answering other requests meanwhile; each query thread has its own connection."""
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.query_threads, thread_name_prefix="readmodel-query")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self._working, work, args)
+
+    def _working(self, work: Callable[..., T], args: tuple[Any, ...]) -> T:
+        observer = self._observer
+        if observer is None:
+            return work(*args)
+        observer.busy(1)
+        try:
+            return work(*args)
+        finally:
+            observer.busy(-1)
 
     def engine(self) -> sa.Engine:
         """A SQLAlchemy engine over read-only connections (schema checks, tests); dispose after use."""
@@ -111,18 +215,30 @@ class Database:
     def history_engine(self) -> sa.Engine:
         """A small pooled engine for the SQLAlchemy-based reads of ``models.history`` (``at=``)."""
         if self._history_engine is None:
-            self._history_engine = sa.create_engine(self.url, creator=self._connect, pool_size=1, max_overflow=1,
-                                                    pool_pre_ping=True)
+            self._history_engine = sa.create_engine(self.url, creator=self._connect, pool_size=self.query_threads,
+                                                    max_overflow=1, pool_pre_ping=True)
         return self._history_engine
 
     def history(self, read: Callable[[sa.Connection], T]) -> T:
-        """Run ``read`` (a ``models.history`` query) on a read-only SQLAlchemy connection."""
+        """Run ``read`` (a ``models.history`` query) on a read-only SQLAlchemy connection, all of its
+        statements together within the query timeout. Blocking: call it on a query thread."""
         try:
             with self.history_engine().connect() as connection:
-                return read(connection)
+                driver = connection.connection.dbapi_connection
+                if self._deadlines:
+                    driver.deadline = time.monotonic() + self.query_timeout
+                try:
+                    return read(connection)
+                finally:
+                    if self._deadlines:
+                        driver.deadline = math.inf
         except sa.exc.DBAPIError as exc:
-            self.dispose_history_engine()
-            raise DatabaseUnavailable(f"the database did not answer: {type(exc.orig).__name__}") from exc
+            failure = self._failure(exc.orig)
+            if failure is None:
+                raise
+            if not isinstance(failure, QueryTimeout):
+                self.dispose_history_engine()
+            raise failure from exc
 
     def dispose_history_engine(self) -> None:
         engine, self._history_engine = self._history_engine, None
@@ -152,29 +268,59 @@ class Database:
         return Statement(compiled.string, {k: v for k, v in compiled.params.items() if v is not None})
 
     def _executor(self) -> Any:
-        """What runs statements: the connection itself on SQLite (each ``execute`` gets a fresh cursor, which
-        is cheap there and releases the read snapshot as soon as it is dropped), one reused cursor on
-        PostgreSQL (psycopg cursors are costly to create; a fetched result holds no server state)."""
-        if self._executor_ is None:
+        """What runs the calling thread's statements: the connection itself on SQLite (each ``execute`` gets
+        a fresh cursor, which is cheap there and releases the read snapshot as soon as it is dropped), one
+        reused cursor on PostgreSQL (psycopg cursors are costly to create; a fetched result holds no
+        server state)."""
+        executor = getattr(self._local, "executor", None)
+        if executor is None:
             connection = self.connection()
-            self._executor_ = connection if self.backend == "sqlite" else connection.cursor()
-        return self._executor_
+            executor = self._local.executor = connection if self.backend == "sqlite" else connection.cursor()
+        return executor
 
     def one(self, statement: Statement, params: Mapping[str, Any]) -> Sequence[Any] | None:
         bound = {**statement.defaults, **params} if statement.defaults else params
+        executor = getattr(self._local, "executor", None) or self._executor()
+        if self._deadlines:
+            executor.deadline = time.monotonic() + self.query_timeout
         try:
-            return (self._executor_ or self._executor()).execute(statement.sql, bound).fetchone()
+            return executor.execute(statement.sql, bound).fetchone()
         except DRIVER_ERRORS as exc:
-            self.close()
-            raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
 
     def all(self, statement: Statement, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         bound = {**statement.defaults, **params} if statement.defaults else params
+        executor = getattr(self._local, "executor", None) or self._executor()
+        if self._deadlines:
+            executor.deadline = time.monotonic() + self.query_timeout
         try:
-            return (self._executor_ or self._executor()).execute(statement.sql, bound).fetchall()
+            return executor.execute(statement.sql, bound).fetchall()
         except DRIVER_ERRORS as exc:
-            self.close()
-            raise DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}") from exc
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _failure(self, exc: BaseException) -> DatabaseUnavailable | None:
+        """What a driver error means for the client: a timeout, an outage (the connection is dropped),
+        or None for anything else (a bug: the caller re-raises it)."""
+        if _is_timeout(exc):
+            self._observe(QueryTimeout.kind)
+            return QueryTimeout(f"the query took longer than the {self.query_timeout:g} s limit and was "
+                                "cancelled; narrow the request (limit, selector, filters) or retry later")
+        if _is_outage(exc):
+            self._observe(DatabaseUnavailable.kind)
+            self._drop()
+            return DatabaseUnavailable(f"the database did not answer: {type(exc).__name__}")
+        self._observe("error")
+        return None
+
+    def _observe(self, kind: str) -> None:
+        if self._observer is not None:
+            self._observer.error(kind)
 
     # -- head revision -------------------------------------------------------------------------
 
@@ -201,3 +347,9 @@ class Database:
             return None
         row = self.one(self._REPLICA_LAG, {})
         return float(row[1]) if row and row[0] else None
+
+def _quietly_close(connection: Any) -> None:
+    try:
+        connection.close()
+    except DRIVER_ERRORS:
+        pass

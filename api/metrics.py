@@ -1,4 +1,6 @@
-"""Prometheus metrics of the API: request latency per route template, responses by status.
+"""Prometheus metrics of the API: request latency per route template, responses by status, requests in
+flight, database errors by kind, the head revision and how long ago the watcher last committed, and the
+standard process metrics of every worker.
 
 With several uvicorn workers the values live in ``PROMETHEUS_MULTIPROC_DIR`` (``serve`` creates and
 cleans it) and ``/metrics`` aggregates every worker's files; without that variable (one in-process app,
@@ -8,7 +10,9 @@ module must be imported after ``serve`` has set it.
 Requests are tallied in plain Python first and folded into the Prometheus values once a second (a timer on
 the worker's event loop) and whenever this worker answers ``/metrics``: a multiprocess value update takes
 a lock and writes an mmap, several of them per observation, which costs more than serving a small
-document. Another worker's figures can therefore lag by up to a second.
+document. Another worker's figures can therefore lag by up to a second. The head revision and commit
+lag are read from the database when ``/metrics`` is answered. In multiprocess mode prometheus_client
+exports no process metrics, so each worker copies its own into per-pid gauges every second.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
     multiprocess,
 )
@@ -40,6 +46,56 @@ LATENCY = Histogram("omni_readmodel_api_request_duration_seconds", "Time to answ
                     ["route", "method"], buckets=BUCKETS)
 RESPONSES = Counter("omni_readmodel_api_responses_total", "Responses by route template and status code.",
                     ["route", "method", "status"])
+IN_FLIGHT = Gauge("omni_readmodel_api_requests_in_flight", "Requests being answered (sampled every second).",
+                  multiprocess_mode="livesum")
+DATABASE_ERRORS = Counter("omni_readmodel_api_database_errors_total",
+                          "Database errors by kind: unreachable (503), timeout (503, query cancelled), error (500).",
+                          ["kind"])
+QUERY_THREADS_BUSY = Gauge("omni_readmodel_api_query_threads_busy",
+                           "Query threads running a read now (list pages, at= reads); at --query-threads "
+                           "the worker is saturated.", multiprocess_mode="livesum")
+HEAD_REVISION = Gauge("omni_readmodel_api_head_revision", "The newest revision the API can read.",
+                      multiprocess_mode="livemax")
+LAST_COMMIT = Gauge("omni_readmodel_api_last_commit_timestamp_seconds",
+                    "When the watcher made its last commit visible to the API (Unix time).",
+                    multiprocess_mode="livemax")
+COMMIT_LAG = Gauge("omni_readmodel_api_commit_lag_seconds",
+                   "Seconds since the watcher's last commit visible to the API (grows while nothing changes, "
+                   "or when the watcher or replication stalls).", multiprocess_mode="livemostrecent")
+DATABASE_ERROR_KINDS = ("unreachable", "timeout", "error")
+for _kind in DATABASE_ERROR_KINDS:
+    DATABASE_ERRORS.labels(_kind)  # exported as 0 from the start
+_PROCESS = ProcessCollector(registry=None)
+_process_gauges: dict[str, Gauge] = {}
+
+
+class DatabaseMetrics:
+    """The database's observer (``api.database.Observer``); called from query threads too."""
+
+    def error(self, kind: str) -> None:
+        DATABASE_ERRORS.labels(kind).inc()
+
+    def busy(self, delta: int) -> None:
+        QUERY_THREADS_BUSY.inc(delta)
+
+
+def commit_state(head: int, last_commit: float | None) -> None:
+    """Record what the database says about the watcher (read when /metrics is answered)."""
+    HEAD_REVISION.set(head)
+    if last_commit is not None:
+        LAST_COMMIT.set(last_commit)
+        COMMIT_LAG.set(max(0.0, time.time() - last_commit))
+
+
+def _copy_process_metrics() -> None:
+    """Multiprocess mode only: this worker's process_* samples as per-pid gauges."""
+    for family in _PROCESS.collect():
+        for sample in family.samples:
+            gauge = _process_gauges.get(sample.name)
+            if gauge is None:
+                gauge = _process_gauges[sample.name] = Gauge(sample.name, family.documentation,
+                                                             multiprocess_mode="liveall", registry=None)
+            gauge.set(sample.value)
 
 
 class _Tally:
@@ -56,6 +112,7 @@ class RequestMetrics:
 
     def __init__(self) -> None:
         self._tallies: dict[tuple[str, str, int], _Tally] = {}
+        self.in_flight = 0  # counted by the ASGI entry
         self._flushed = time.perf_counter()
         self._timer: asyncio.TimerHandle | None = None
 
@@ -77,13 +134,15 @@ class RequestMetrics:
 
     def _tick(self) -> None:
         """Flush every second, also when this worker gets no more requests."""
-        if self._tallies:
-            self.flush()
+        self.flush()
         self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._tick)
 
     def flush(self) -> None:
         """Fold the tallies into the Prometheus values (the histogram child's own value cells)."""
         self._flushed = time.perf_counter()
+        IN_FLIGHT.set(self.in_flight)
+        if os.environ.get(MULTIPROC_ENV):
+            _copy_process_metrics()
         tallies, self._tallies = self._tallies, {}
         for (route, method, status), tally in tallies.items():
             histogram: Any = LATENCY.labels(route, method)

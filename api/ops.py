@@ -64,6 +64,10 @@ def watcher_state(api: Api) -> WatcherState:
     return WatcherState(head, len(expected), len(expected) - len(missing), missing, lag, error)
 
 
+def _readiness(api: Api) -> tuple[WatcherState, float | None]:
+    return watcher_state(api), api.db.replica_lag()
+
+
 class Livez:
     async def on_get(self, req: Request, resp: Response) -> None:
         resp.content_type = falcon.MEDIA_TEXT
@@ -78,8 +82,7 @@ class Readyz:
 
     async def on_get(self, req: Request, resp: Response) -> None:
         try:
-            state = watcher_state(self.api)
-            replica_lag = self.api.db.replica_lag()
+            state, replica_lag = await self.api.db.run(_readiness, self.api)
         except DatabaseUnavailable as exc:
             problems.log_unavailable(req, exc)
             body = {"ready": False, "database": str(exc)}
@@ -108,7 +111,7 @@ class Health:
         omni: dict[str, Any] = {}
         watcher: dict[str, Any] = {}
         try:
-            state = watcher_state(self.api)
+            state, backend = await self.api.db.run(self._read)
         except DatabaseUnavailable as exc:
             problems.log_unavailable(req, exc)
             status, omni = "degraded", {"connected": False, "error": str(exc)}
@@ -118,7 +121,6 @@ class Health:
             omni = {"connected": connected}
             if state.error:
                 omni["error"] = state.error
-            backend = self._backend_version()
             if backend:
                 omni["backend_version"] = backend
             watcher = {"head_revision": state.head, "streams": state.expected, "bootstrapped": state.bootstrapped,
@@ -135,16 +137,31 @@ class Health:
         resp.content_type = JSON
         resp.data = json.dumps(body, separators=(",", ":")).encode()
 
-    def _backend_version(self) -> str | None:
+    def _read(self) -> tuple[WatcherState, str | None]:
+        state = watcher_state(self.api)
         resource = self.api.live.resource(catalog.by_name("SysVersion"), "current")
-        return None if resource is None else (resource.spec or {}).get("backend_version")
+        return state, None if resource is None else (resource.spec or {}).get("backend_version")
 
 
 class Metrics:
-    def __init__(self, request_metrics: metrics.RequestMetrics) -> None:
+    """The Prometheus text; the head revision and commit lag are read now (skipped when the database
+    does not answer: the error counter says so)."""
+
+    def __init__(self, request_metrics: metrics.RequestMetrics, api: Api) -> None:
         self.request_metrics = request_metrics
+        self.api = api
+
+    def _commit_state(self) -> None:
+        row = self.api.db.one(self.api.queries.commit, {})
+        if row is not None:
+            heartbeat = _aware(row[1])
+            metrics.commit_state(int(row[0]), None if heartbeat is None else heartbeat.timestamp())
 
     async def on_get(self, req: Request, resp: Response) -> None:
+        try:
+            await self.api.db.run(self._commit_state)
+        except DatabaseUnavailable:
+            pass
         data, content_type = metrics.exposition(self.request_metrics)
         resp.content_type = content_type
         resp.data = data

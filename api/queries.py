@@ -20,7 +20,7 @@ from api.database import Database, Statement
 from api.params import Cursor
 from api.routes import Filter, Match
 from models import catalog
-from models.schema import resource_labels, resources, streams
+from models.schema import meta, resource_labels, resources, streams
 
 r = resources
 rl = resource_labels
@@ -166,6 +166,8 @@ class Queries:
         self.streams = c(sa.select(streams.c.namespace, streams.c.type, streams.c.bootstrapped,
                                    streams.c.last_event_at, streams.c.last_error, streams.c.last_error_at,
                                    streams.c.last_revision))
+        self.commit = c(sa.select(meta.c.head_revision, meta.c.writer_heartbeat)
+                        .where(meta.c.singleton == sa.literal_column("1")))
         self._shapes: dict[CollectionShape, Statement] = {}
 
     def collection(self, shape: CollectionShape) -> Statement:

@@ -1,72 +1,42 @@
 """``GET /api/v1/reports`` and ``GET /api/v1/reports/{name}``: the reports of ``models.reports`` for
 dashboards, as JSON or (``Accept: text/csv``) CSV.
 
-A report is one SQL query over the reporting views; it can read much of the event log, so it runs in a
-worker thread (never on the event loop), at most ``CONCURRENT`` at a time per worker (429 beyond), with
-a time limit (PostgreSQL ``statement_timeout`` on the API's connections; a progress handler on SQLite)
-and a row cap (``limit``).
+A report is one SQL query over the reporting views; it can read much of the event log, so it runs on the
+worker's query threads (``Database.run``, never on the event loop), within the query timeout like every
+other read (``serve --query-timeout``; 503 with ``Retry-After`` past it), at most ``CONCURRENT`` at a
+time per worker (429 beyond, so reports never take every query thread) and with a row cap (``limit``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
-import time
 from typing import Any
 
 import falcon
-import sqlalchemy as sa
 from falcon.asgi import Request, Response
 
 from api import problems
-from api.database import Database, DatabaseUnavailable
+from api.database import Database
 from api.params import single
 from api.routes import API
 from models import reports
 
 CONCURRENT = 2
-TIME_LIMIT_SECONDS = 15.0  # the PostgreSQL connections carry the same statement_timeout (api/database.py)
 CSV = "text/csv; charset=utf-8"
 _PARAMETERS = ("since", "until", "cluster", "limit")
-_SQLITE_CHECK_EVERY = 10_000  # virtual machine instructions between two looks at the clock
-
-
-class ReportTimeout(RuntimeError):
-    pass
-
-
-def _timed_out(exc: sa.exc.DBAPIError) -> bool:
-    orig = exc.orig
-    if isinstance(orig, sqlite3.OperationalError):
-        return "interrupted" in str(orig)
-    return type(orig).__name__ == "QueryCanceled"
 
 
 class ReportRunner:
-    """Runs reports on read-only connections of its own (one per report, opened and closed with it)."""
+    """Runs reports on the worker's query threads and read-only connections (``Database.history``)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.engine = db.engine()
         self.slots = asyncio.Semaphore(CONCURRENT)
 
     def run(self, report: reports.Report, params: reports.Params) -> reports.Result:
-        deadline = time.monotonic() + TIME_LIMIT_SECONDS
-        try:
-            with self.engine.connect() as conn:
-                raw = conn.connection.dbapi_connection
-                if isinstance(raw, sqlite3.Connection):
-                    raw.set_progress_handler(lambda: int(time.monotonic() > deadline), _SQLITE_CHECK_EVERY)
-                try:
-                    return reports.run(conn, report, params)
-                finally:
-                    if isinstance(raw, sqlite3.Connection):
-                        raw.set_progress_handler(None, 0)
-        except sa.exc.DBAPIError as exc:
-            if _timed_out(exc):
-                raise ReportTimeout(report.name) from exc
-            raise DatabaseUnavailable(f"the database did not answer: {type(exc.orig).__name__}") from exc
+        """Blocking; raises QueryTimeout / DatabaseUnavailable as every bounded read does."""
+        return self.db.history(lambda conn: reports.run(conn, report, params))
 
 
 class ReportList:
@@ -107,13 +77,7 @@ class ReportItem(ReportList):
                                    f"{CONCURRENT} reports are already running in this worker; retry shortly",
                                    headers={"Retry-After": "1"})
         async with self.runner.slots:
-            try:
-                result = await asyncio.to_thread(self.runner.run, report, params)
-            except ReportTimeout:
-                raise problems.Problem(
-                    504, "report-timeout", "Gateway Timeout",
-                    f"report {report.name} took longer than {TIME_LIMIT_SECONDS:g} s; narrow since/until "
-                    "or the cluster") from None
+            result = await self.runner.db.run(self.runner.run, report, params)
         if as_csv:
             resp.data = reports.to_csv(result).encode()
             resp.content_type = CSV
@@ -168,7 +132,7 @@ def openapi_paths() -> dict[str, Any]:
                 "400": problem("a malformed or unsupported parameter, named in the problem"),
                 "404": problem("no such report"),
                 "429": problem("too many reports running in this worker; retry after Retry-After"),
-                "503": problem("the database is unavailable"),
-                "504": problem("the report ran past its time limit"),
+                "503": problem("the database is unavailable, or the report ran past the query timeout "
+                               "(serve --query-timeout); narrow since/until or the cluster"),
             }}},
     }

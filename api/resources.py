@@ -22,7 +22,7 @@ from api.links import Base, base_for
 from api.problems import bad_parameter, not_found
 from api.queries import Queries
 from api.routes import Derived, KeyMap, Route, Shape
-from api.sources import HistorySource, ListQuery, LiveSource, paginate
+from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
 
 JSON = "application/json; charset=utf-8"
@@ -79,12 +79,12 @@ def etag_for(revision: int, req: Request, base: Base) -> str:
 
 
 def etag_matches(header: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: ``W/`` prefixes do not matter; ``*`` matches anything."""
+    """If-None-Match uses the weak comparison: ``W/`` prefixes do not matter. ``*`` matches only a
+    representation that exists, so the responder answers it after reading (never from the ETag alone)."""
     if header == etag:
         return True
     for candidate in header.split(","):
-        candidate = candidate.strip()
-        if candidate == "*" or candidate.removeprefix("W/") == etag:
+        if candidate.strip().removeprefix("W/") == etag:
             return True
     return False
 
@@ -100,6 +100,8 @@ class Endpoint:
         self.is_item = route.shape is Shape.ITEM
         # the common case (stored id = path id, nothing to check first) skips the dispatch below
         self.plain_item = self.is_item and route.derived is None and not route.parent and route.key is KeyMap.SAME
+        # items read with a few indexed lookups answer on the event loop; derivations over many rows do not
+        self.inline = self.is_item and route.derived not in (Derived.SCHEMATIC,)
         self._prepared: dict[str, tuple[ListQuery, Any]] = {}
 
     async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
@@ -108,6 +110,7 @@ class Endpoint:
         params = req.params
         point = None
         if params:
+            qp.check_query_string(req.query_string)
             point = qp.at(params)
             wanted = qp.min_revision(params)
             if wanted is not None:
@@ -116,27 +119,33 @@ class Endpoint:
             # the head, re-read at most every few ms: rows read below are at least this new
             revision, source = api.db.head(), api.live
         else:
-            revision = api.revision_at(point, api.db.head(fresh=True))
+            revision = await api.db.run(api.revision_at, point, api.db.head(fresh=True))
             source = HistorySource(api.db, revision)
         etag = etag_for(revision, req, base)
         header = req.get_header("If-None-Match")
         if header is not None and etag_matches(header, etag):
             resp.status = 304  # answered from the head revision alone: no row read
         else:
-            if self.plain_item:
+            if self.plain_item and point is None:
                 path_id = fields["id"]
-                path_id = unquote(path_id) if "%" in path_id else path_id
+                if "%" in path_id:
+                    path_id = _path_id(path_id, self.route)
                 text = source.document(self.kind, path_id)
                 if text is None:
                     raise not_found(f"{self.route.not_found}: {path_id!r}")
             else:
-                ids = {name: unquote(value) if "%" in value else value for name, value in fields.items()}
-                if self.is_item:
+                ids = {name: _path_id(value, self.route) if "%" in value else value for name, value in fields.items()}
+                if not self.is_item:
+                    text = await self.collection(source, ids, params, req, resp, base, revision)
+                elif self.inline and point is None:
                     text = self.item(source, ids)
-                else:
-                    text = self.collection(source, ids, params, req, resp, base, revision)
-            resp.data = text.replace(LINK, base.json)
-            resp.content_type = JSON
+                else:  # a point-in-time read or a derivation over many rows: off the event loop
+                    text = await api.db.run(self.item, source, ids)
+            if header is not None and header.strip() == "*":
+                resp.status = 304  # `*` matches any current representation, and there is one
+            else:
+                resp.data = text.replace(LINK, base.json)
+                resp.content_type = JSON
         resp.set_header("ETag", etag)
         resp.set_header("X-Readmodel-Revision", str(revision))
 
@@ -221,23 +230,19 @@ class Endpoint:
                 self._prepared[query_string] = cached
         return cached
 
-    def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request, resp: Response,
-                   base: Base, revision: int) -> bytes:
-        query, plan = self.prepared(source, req.query_string, params)
-        derived = self.route.derived
-        if derived is None:
-            page = source.collection(self.kind, query, revision, plan)
-        elif derived is Derived.KUBERNETES_NODES:
-            nodes = [(None, pair) for pair in self.kubernetes_nodes(source, ids["id"])]
-            if query.requirements:  # nodes carry no labels
-                nodes = [pair for pair in nodes if _matches_no_labels(query)]
-            page = paginate(nodes, query, lambda node: node[1].encode())
-        else:  # SCHEMATICS
-            documents = [(None, (s.id, projections.schematic(s.id, s.machines, s.spec)))
-                         for s in source.schematics(None)]
-            if query.requirements:
-                documents = [pair for pair in documents if _matches_no_labels(query)]
-            page = paginate(documents, query, lambda schematic: schematic[1].encode())
+    async def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request,
+                         resp: Response, base: Base, revision: int) -> bytes:
+        if source is self.api.live and self.route.derived is None and req.query_string not in self._prepared:
+            # a new query string: planning may compile a new statement shape (tens of ms for a long selector)
+            query, plan = await self.api.db.run(self.prepared, source, req.query_string, params)
+        else:
+            query, plan = self.prepared(source, req.query_string, params)
+        page = source.cached_page(plan, revision) if plan is not None else None
+        if page is None:
+            if plan is not None and source.bounded(plan, revision):
+                page = self.page(source, ids, query, plan, revision)
+            else:  # a read whose cost grows with the fleet: off the event loop
+                page = await self.api.db.run(self.page, source, ids, query, plan, revision)
         resp.set_header("X-Total-Count", str(page.total))
         if page.next_cursor is not None:
             kept = "&".join(p for p in req.query_string.split("&") if p and not p.startswith("cursor="))
@@ -245,6 +250,31 @@ class Endpoint:
                                     f'{page.next_cursor.encode()}>; rel="next"')
         return page.body
 
+    def page(self, source: Any, ids: dict[str, str], query: ListQuery, plan: Any, revision: int) -> Page:
+        """One page of the collection (blocking: on a query thread unless ``LiveSource.bounded``)."""
+        derived = self.route.derived
+        if derived is None:
+            return source.collection(self.kind, query, revision, plan)
+        if derived is Derived.KUBERNETES_NODES:
+            nodes = [(None, pair) for pair in self.kubernetes_nodes(source, ids["id"])]
+            if query.requirements:  # nodes carry no labels
+                nodes = [pair for pair in nodes if _matches_no_labels(query)]
+            return paginate(nodes, query, lambda node: node[1].encode())
+        # SCHEMATICS
+        documents = [(None, (s.id, projections.schematic(s.id, s.machines, s.spec)))
+                     for s in source.schematics(None)]
+        if query.requirements:
+            documents = [pair for pair in documents if _matches_no_labels(query)]
+        return paginate(documents, query, lambda schematic: schematic[1].encode())
+
 
 def _matches_no_labels(query: ListQuery) -> bool:
     return selectors.matches(query.requirements, {})
+
+
+def _path_id(text: str, route: Route) -> str:
+    """A percent-decoded path id. One holding NUL cannot exist (and PostgreSQL cannot even compare it)."""
+    value = unquote(text)
+    if "\x00" in value:
+        raise not_found(f"{route.not_found}: {value!r}")
+    return value

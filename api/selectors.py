@@ -17,6 +17,12 @@ _KEY = re.compile(rf"(?:{_NAME}/)?{_NAME}")
 _VALUE = re.compile(rf"(?:{_NAME})?")
 _TOKEN = re.compile(r"\s*(!=|==|=|!|\(|\)|,|[^\s!=(),]+)")
 
+# Bounds that keep every selector query cheap to plan and run (one label subquery per requirement).
+MAX_REQUIREMENTS = 32
+MAX_VALUES = 64  # per in/notin set
+MAX_VALUE_LENGTH = 256  # Kubernetes allows 63; Omni's own labels stay well below this
+MAX_KEY_LENGTH = 317  # a 253-character DNS prefix, '/', a 63-character name
+
 EQUALS, NOT_EQUALS, IN, NOT_IN, EXISTS, NOT_EXISTS = "=", "!=", "in", "notin", "exists", "!"
 
 
@@ -51,6 +57,8 @@ def parse(text: str) -> tuple[Requirement, ...]:
     while True:
         requirement, position = _requirement(tokens, position)
         requirements.append(requirement)
+        if len(requirements) > MAX_REQUIREMENTS:
+            raise SelectorError(f"more than {MAX_REQUIREMENTS} requirements")
         if position == len(tokens):
             return tuple(requirements)
         if tokens[position] != ",":
@@ -78,12 +86,16 @@ def _tokenize(text: str) -> list[str]:
 
 
 def _key(token: str | None) -> str:
+    if token is not None and len(token) > MAX_KEY_LENGTH:
+        raise SelectorError(f"a label key is longer than {MAX_KEY_LENGTH} characters")
     if token is None or not _KEY.fullmatch(token):
         raise SelectorError(f"invalid label key {token!r}" if token else "missing label key")
     return token
 
 
 def _value(token: str | None) -> str:
+    if token is not None and len(token) > MAX_VALUE_LENGTH:
+        raise SelectorError(f"a label value is longer than {MAX_VALUE_LENGTH} characters")
     if token is None or token in ("(", ")", ",", "!", "=", "==", "!=") or not _VALUE.fullmatch(token):
         raise SelectorError(f"invalid label value {token!r}")
     return token
@@ -132,6 +144,8 @@ def _value_set(tokens: list[str], i: int) -> tuple[tuple[str, ...], int]:
         else:
             values.append(_value(tokens[i]))
             i += 1
+        if len(values) > MAX_VALUES:
+            raise SelectorError(f"more than {MAX_VALUES} values in one set")
         if i >= len(tokens):
             raise SelectorError("unterminated value set")
         if tokens[i] == ")":

@@ -9,6 +9,7 @@ same projections.
 from __future__ import annotations
 
 import json
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class LiveSource:
         self.page_cache_bytes = page_cache_bytes
         self._pages: OrderedDict[Plan, tuple[int, Page]] = OrderedDict()
         self._page_cache_used = 0
+        self._pages_lock = threading.Lock()  # pages are read on the event loop, remembered on query threads
 
     def document(self, kind: catalog.Kind, id_: str) -> bytes | None:
         row = self.db.one(self.q.document, {"namespace": kind.namespace, "type": kind.type, "id": id_})
@@ -147,11 +149,29 @@ class LiveSource:
         count_key = (count_shape, tuple(sorted(count_values.items())))
         return Plan(query, self.q.collection(shape), values, self.q.collection(count_shape), count_values, count_key)
 
-    def collection(self, kind: catalog.Kind, query: ListQuery, head: int, plan: Plan | None = None) -> Page:
-        if plan is not None and self.page_cache_bytes:
+    def cached_page(self, plan: Plan, head: int) -> Page | None:
+        """The page this plan answered at ``head``, if the page cache still holds it."""
+        if self.page_cache_bytes:
             cached = self._pages.get(plan)
             if cached is not None and cached[0] == head:
                 return cached[1]
+        return None
+
+    def bounded(self, plan: Plan, head: int) -> bool:
+        """Whether reading this page costs O(limit) whatever the fleet size, so it may run on the event
+        loop: an id-ordered page (an index range) without filters or selector, its total already counted
+        at this head (counting is O(fleet))."""
+        query = plan.query
+        if query.filters or query.requirements or query.limit is None or query.sort.lstrip("-") != "id":
+            return False
+        counted = self._counts.get(plan.count_key)
+        return counted is not None and counted[0] == head
+
+    def collection(self, kind: catalog.Kind, query: ListQuery, head: int, plan: Plan | None = None) -> Page:
+        if plan is not None:
+            cached = self.cached_page(plan, head)
+            if cached is not None:
+                return cached
         plan = plan or self.plan(kind, query)
         total = self._count(plan, head)
         rows = self.db.all(plan.statement, plan.values)
@@ -176,14 +196,15 @@ class LiveSource:
         size = len(page.body)
         if size > self.page_cache_bytes // 8:
             return
-        previous = self._pages.pop(plan, None)
-        if previous is not None:
-            self._page_cache_used -= len(previous[1].body)
-        self._pages[plan] = (head, page)
-        self._page_cache_used += size
-        while self._page_cache_used > self.page_cache_bytes:
-            _, (_, evicted) = self._pages.popitem(last=False)
-            self._page_cache_used -= len(evicted.body)
+        with self._pages_lock:
+            previous = self._pages.pop(plan, None)
+            if previous is not None:
+                self._page_cache_used -= len(previous[1].body)
+            self._pages[plan] = (head, page)
+            self._page_cache_used += size
+            while self._page_cache_used > self.page_cache_bytes:
+                _, (_, evicted) = self._pages.popitem(last=False)
+                self._page_cache_used -= len(evicted.body)
 
     def _count(self, plan: Plan, head: int) -> int:
         """X-Total-Count, cached until the head revision moves."""

@@ -13,6 +13,7 @@ import zlib
 from typing import Any
 from urllib.parse import quote, unquote
 
+import sqlalchemy as sa
 from falcon.asgi import Request, Response
 
 from api import params as qp
@@ -24,6 +25,7 @@ from api.queries import Queries
 from api.routes import Derived, KeyMap, Route, Shape
 from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
+from models.schema import meta
 
 JSON = "application/json; charset=utf-8"
 MIN_REVISION_WAIT = 2.0
@@ -41,6 +43,7 @@ class Api:
         self.queries = Queries(db)
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
         self.trust_proxy_headers = trust_proxy_headers
+        self._select_horizon = db.compile(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1))
 
     def base(self, req: Request) -> Base:
         get = req.get_header
@@ -68,6 +71,13 @@ class Api:
             revision = self.db.history(lambda connection: history.revision_at(connection, point))
         if revision > head:
             raise bad_parameter("at", f"revision {revision} is beyond the head revision {head}")
+        row = self.db.one(self._select_horizon, {})
+        horizon = int(row[0]) if row else 0
+        if revision < horizon:  # pruned (omni-readmodel prune): the log no longer answers for that point
+            raise problems.Problem(
+                410, "pruned", "Gone", f"history before revision {horizon} was pruned (the retention horizon); "
+                f"at={revision} is older: ask for at={horizon} or later", parameter="at",
+                headers={"X-Readmodel-Horizon": str(horizon)})
         return revision
 
 

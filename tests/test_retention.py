@@ -120,3 +120,27 @@ def test_prune_while_the_watcher_ingests_loses_nothing(db_url, tmp_path) -> None
             watcher.kill()
         model.dispose()
         sim.stop()
+
+
+def test_points_before_the_horizon_answer_410(engine, db_url) -> None:
+    import httpx
+
+    from tests.api_support import serve
+
+    writer = ScriptedWriter(engine)
+    writer.take_over("script")
+    write_history(writer)
+    writer.close()
+    with engine.connect() as conn:
+        horizon = history.revision_at(conn, history.parse_point("2026-11-03T00:00:00Z"))
+    assert retention.prune(engine, horizon).deleted > 0
+    with serve(db_url) as base:
+        gone = httpx.get(base + "/api/v1/machines", params={"at": str(horizon - 1)}, timeout=30)
+        assert gone.status_code == 410 and gone.headers["content-type"] == "application/problem+json"
+        assert gone.headers["x-readmodel-horizon"] == str(horizon)
+        assert f"history before revision {horizon} was pruned" in gone.json()["detail"]
+        by_time = httpx.get(base + "/api/v1/machines/m1", params={"at": "2026-11-02T09:30:00Z"}, timeout=30)
+        assert by_time.status_code == 410
+        kept = httpx.get(base + "/api/v1/machines", params={"at": str(horizon)}, timeout=30)
+        assert kept.status_code == 200 and [m["id"] for m in kept.json()] == ["m1", "m2", "m3"]
+        assert httpx.get(base + "/api/v1/machines", timeout=30).status_code == 200

@@ -87,10 +87,9 @@ async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Resp
                                 params: dict) -> None:
     """503: the database is unreachable, or this request's query ran past the timeout (logged either way;
     the driver's message names no credentials)."""
-    cause = ex.__cause__
-    log.warning("%s %s: %s (%s: %s)", req.method, req.path, "query timed out" if isinstance(ex, QueryTimeout)
-                else "database unavailable", type(cause).__name__, (str(cause).splitlines() or [""])[0])
-    problems.write(resp, problems.unavailable(str(ex), retry_after=2 if isinstance(ex, QueryTimeout) else 1),
+    timed_out = isinstance(ex, QueryTimeout)
+    problems.log_unavailable(req, ex, "query timed out" if timed_out else "database unavailable")
+    problems.write(resp, problems.unavailable(str(ex), retry_after=2 if timed_out else 1),
                    req.path)
 
 

@@ -77,11 +77,13 @@ async def handle_problem(req: Request, resp: Response, ex: Problem, params: dict
     write(resp, ex, req.path)
 
 
-def log_unavailable(req: Request, ex: Exception) -> None:
-    """A 503 for a database that did not answer is an operator's problem: always logged (with the cause)."""
+def log_unavailable(req: Request, ex: Exception, what: str = "database unavailable") -> None:
+    """A 503 for a database that did not answer (or a query past its timeout) is an operator's problem: always
+    logged, with the driver's first line as the cause (it names no credentials)."""
     cause = ex.__cause__
-    log.warning("database unavailable on %s %s: %s%s", req.method, req.path, ex,
-                f" ({type(cause).__name__}: {cause})" if cause is not None else "")
+    first_line = (str(cause).splitlines() or [""])[0] if cause is not None else ""
+    log.warning("%s on %s %s: %s%s", what, req.method, req.path, ex,
+                f" ({type(cause).__name__}: {first_line})" if cause is not None else "")
 
 
 async def handle_unexpected(req: Request, resp: Response, ex: Exception, params: dict) -> None:

@@ -1,8 +1,11 @@
 """One responder class for every ``/api/v1`` route: the route table row says what it reads.
 
 The request pipeline is the same for all routes: base URL, ``min_revision`` wait, revision (head or
-``at=``), strong ETag and ``If-None-Match`` (answered before any row is read), then the answer from the
-source, links spliced in with one replace.
+``at=``), strong ETag and ``If-None-Match``, then the answer from the source, links spliced in with one
+replace. A live answer's ETag names only what it depends on (``api.freshness``): an item its row's
+revision, a collection the revisions of the kinds it reads; an ``at=`` answer names its revision.
+A 304 is answered without reading a document (an item's revision is remembered per worker while its
+kind does not move).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ from falcon.asgi import Request, Response
 from api import params as qp
 from api import problems, selectors
 from api.database import Database
+from api.freshness import Freshness, StreamKey
 from api.links import Base, base_for
 from api.problems import bad_parameter, not_found
 from api.queries import Queries
-from api.routes import Derived, KeyMap, Route, Shape
+from api.routes import Derived, KeyMap, Match, Route, Shape
 from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
 from models.schema import meta
@@ -42,6 +46,7 @@ class Api:
         self.db = db
         self.queries = Queries(db)
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
+        self.freshness = Freshness(db)
         self.trust_proxy_headers = trust_proxy_headers
         self._select_horizon = db.compile(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1))
 
@@ -81,22 +86,34 @@ class Api:
         return revision
 
 
-def etag_for(revision: int, req: Request, base: Base) -> str:
-    """``"<revision>-<hash of (path, query, base URL)>"``: strong (the bytes are a function of those), and
-    the same in every worker (CRC-32, not Python's per-process salted hash)."""
+def etag_for(version: int | str, req: Request, base: Base) -> str:
+    """``"<version>-<hash of (path, query, base URL)>"``, the version being what the answer depends on (a
+    revision, or a token of revisions): strong (the bytes are a function of those), and the same in every
+    worker (CRC-32, not Python's per-process salted hash)."""
     digest = zlib.crc32(f"{req.path}?{req.query_string}".encode(), base.crc)
-    return f'"{revision}-{digest:08x}"'
+    return f'"{version}-{digest:08x}"'
 
 
 def etag_matches(header: str, etag: str) -> bool:
-    """If-None-Match uses the weak comparison: ``W/`` prefixes do not matter. ``*`` matches only a
-    representation that exists, so the responder answers it after reading (never from the ETag alone)."""
+    """If-None-Match uses the weak comparison: ``W/`` prefixes do not matter. ``*`` is not a match here:
+    it means "any current representation", so it is answered only once the answer exists (``is_any``)."""
     if header == etag:
         return True
-    for candidate in header.split(","):
-        if candidate.strip().removeprefix("W/") == etag:
-            return True
-    return False
+    return any(candidate.strip().removeprefix("W/") == etag for candidate in header.split(","))
+
+
+def is_any(header: str | None) -> bool:
+    return header is not None and header.strip() == "*"
+
+
+def depends_on(route: Route) -> tuple[StreamKey, ...]:
+    """The kinds a live answer of ``route`` reads, for its ETag and page cache key."""
+    names = [route.kind, route.parent, route.via, *(f.kind for f in route.filters if f.match is Match.LABEL_OF)]
+    keys: list[StreamKey] = []
+    for name in names:
+        if name and catalog.by_name(name).stream_key not in keys:
+            keys.append(catalog.by_name(name).stream_key)
+    return tuple(keys)
 
 
 class Endpoint:
@@ -112,6 +129,7 @@ class Endpoint:
         self.plain_item = self.is_item and route.derived is None and not route.parent and route.key is KeyMap.SAME
         # items read with a few indexed lookups answer on the event loop; derivations over many rows do not
         self.inline = self.is_item and route.derived not in (Derived.SCHEMATIC,)
+        self.depends_on = depends_on(route)
         self._prepared: dict[str, tuple[ListQuery, Any]] = {}
 
     async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
@@ -125,34 +143,33 @@ class Endpoint:
             wanted = qp.min_revision(params)
             if wanted is not None:
                 await api.wait_for(wanted)
+                api.freshness.refresh()
+        header = req.get_header("If-None-Match")
         if point is None:
             # the head, re-read at most every few ms: rows read below are at least this new
             revision, source = api.db.head(), api.live
+            if self.plain_item:
+                self.live_item(req, resp, base, fields["id"], header)
+                resp.set_header("X-Readmodel-Revision", str(revision))
+                return
+            version: int | str = api.freshness.token(self.depends_on)
         else:
             revision = await api.db.run(api.revision_at, point, api.db.head(fresh=True))
             source = HistorySource(api.db, revision)
-        etag = etag_for(revision, req, base)
-        header = req.get_header("If-None-Match")
+            version = revision
+        etag = etag_for(version, req, base)
         if header is not None and etag_matches(header, etag):
-            resp.status = 304  # answered from the head revision alone: no row read
+            resp.status = 304  # answered from the kind revisions (or the revision) alone: no row read
         else:
-            if self.plain_item and point is None:
-                path_id = fields["id"]
-                if "%" in path_id:
-                    path_id = _path_id(path_id, self.route)
-                text = source.document(self.kind, path_id)
-                if text is None:
-                    raise not_found(f"{self.route.not_found}: {path_id!r}")
-            else:
-                ids = {name: _path_id(value, self.route) if "%" in value else value for name, value in fields.items()}
-                if not self.is_item:
-                    text = await self.collection(source, ids, params, req, resp, base, revision)
-                elif self.inline and point is None:
-                    text = self.item(source, ids)
-                else:  # a point-in-time read or a derivation over many rows: off the event loop
-                    text = await api.db.run(self.item, source, ids)
-            if header is not None and header.strip() == "*":
-                resp.status = 304  # `*` matches any current representation, and there is one
+            ids = {name: _path_id(value, self.route) if "%" in value else value for name, value in fields.items()}
+            if not self.is_item:
+                text = await self.collection(source, ids, params, req, resp, base, version)
+            elif self.inline and point is None:
+                text = self.item(source, ids)
+            else:  # a point-in-time read or a derivation over many rows: off the event loop
+                text = await api.db.run(self.item, source, ids)
+            if is_any(header):
+                resp.status = 304  # the answer exists (no 404 or 400 was raised)
             else:
                 resp.data = text.replace(LINK, base.json)
                 resp.content_type = JSON
@@ -160,6 +177,30 @@ class Endpoint:
         resp.set_header("X-Readmodel-Revision", str(revision))
 
     on_head = on_get
+
+    def live_item(self, req: Request, resp: Response, base: Base, path_id: str, header: str | None) -> None:
+        """A stored document by id, its ETag its row's revision."""
+        path_id = _path_id(path_id, self.route) if "%" in path_id else path_id
+        freshness = self.api.freshness
+        if header is not None:
+            known = freshness.known_item(self.kind, path_id)
+            if known is not None:
+                etag = etag_for(known, req, base)
+                if etag_matches(header, etag) or is_any(header):
+                    resp.status = 304  # the row's revision is known and its kind has not moved: no row read
+                    resp.set_header("ETag", etag)
+                    return
+        found = freshness.item(self.kind, path_id)
+        if found is None:
+            raise not_found(f"{self.route.not_found}: {path_id!r}")
+        row_revision, text = found
+        etag = etag_for(row_revision, req, base)
+        if header is not None and (etag_matches(header, etag) or is_any(header)):
+            resp.status = 304
+        else:
+            resp.data = text.replace(LINK, base.json)
+            resp.content_type = JSON
+        resp.set_header("ETag", etag)
 
     async def on_post(self, req: Request, resp: Response, **fields: str) -> None:
         raise problems.method_not_allowed(req.method)
@@ -241,18 +282,18 @@ class Endpoint:
         return cached
 
     async def collection(self, source: Any, ids: dict[str, str], params: dict[str, Any], req: Request,
-                         resp: Response, base: Base, revision: int) -> bytes:
+                         resp: Response, base: Base, version: int | str) -> bytes:
         if source is self.api.live and self.route.derived is None and req.query_string not in self._prepared:
             # a new query string: planning may compile a new statement shape (tens of ms for a long selector)
             query, plan = await self.api.db.run(self.prepared, source, req.query_string, params)
         else:
             query, plan = self.prepared(source, req.query_string, params)
-        page = source.cached_page(plan, revision) if plan is not None else None
+        page = source.cached_page(plan, version) if plan is not None else None
         if page is None:
-            if plan is not None and source.bounded(plan, revision):
-                page = self.page(source, ids, query, plan, revision)
+            if plan is not None and source.bounded(plan, version):
+                page = self.page(source, ids, query, plan, version)
             else:  # a read whose cost grows with the fleet: off the event loop
-                page = await self.api.db.run(self.page, source, ids, query, plan, revision)
+                page = await self.api.db.run(self.page, source, ids, query, plan, version)
         resp.set_header("X-Total-Count", str(page.total))
         if page.next_cursor is not None:
             kept = "&".join(p for p in req.query_string.split("&") if p and not p.startswith("cursor="))
@@ -260,11 +301,12 @@ class Endpoint:
                                     f'{page.next_cursor.encode()}>; rel="next"')
         return page.body
 
-    def page(self, source: Any, ids: dict[str, str], query: ListQuery, plan: Any, revision: int) -> Page:
-        """One page of the collection (blocking: on a query thread unless ``LiveSource.bounded``)."""
+    def page(self, source: Any, ids: dict[str, str], query: ListQuery, plan: Any, version: int | str) -> Page:
+        """One page of the collection (blocking: on a query thread unless ``LiveSource.bounded``); ``version``
+        is what the answer depends on (``api.freshness``), the page cache's key."""
         derived = self.route.derived
         if derived is None:
-            return source.collection(self.kind, query, revision, plan)
+            return source.collection(self.kind, query, version, plan)
         if derived is Derived.KUBERNETES_NODES:
             nodes = [(None, pair) for pair in self.kubernetes_nodes(source, ids["id"])]
             if query.requirements:  # nodes carry no labels

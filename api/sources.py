@@ -71,10 +71,10 @@ class LiveSource:
     def __init__(self, db: Database, queries: Queries, *, page_cache_bytes: int = 0) -> None:
         self.db = db
         self.q = queries
-        self._counts: dict[tuple, tuple[int, int]] = {}
+        self._counts: dict[tuple, tuple[int | str, int]] = {}
         self._bytes = db.backend == "sqlite"  # whether documents arrive as bytes (see queries.document_bytes)
         self.page_cache_bytes = page_cache_bytes
-        self._pages: OrderedDict[Plan, tuple[int, Page]] = OrderedDict()
+        self._pages: OrderedDict[Plan, tuple[int | str, Page]] = OrderedDict()
         self._page_cache_used = 0
         self._pages_lock = threading.Lock()  # pages are read on the event loop, remembered on query threads
 
@@ -149,31 +149,32 @@ class LiveSource:
         count_key = (count_shape, tuple(sorted(count_values.items())))
         return Plan(query, self.q.collection(shape), values, self.q.collection(count_shape), count_values, count_key)
 
-    def cached_page(self, plan: Plan, head: int) -> Page | None:
-        """The page this plan answered at ``head``, if the page cache still holds it."""
+    def cached_page(self, plan: Plan, version: int | str) -> Page | None:
+        """The page this plan answered at ``version`` (``api.freshness``), if the page cache still holds it."""
         if self.page_cache_bytes:
             cached = self._pages.get(plan)
-            if cached is not None and cached[0] == head:
+            if cached is not None and cached[0] == version:
                 return cached[1]
         return None
 
-    def bounded(self, plan: Plan, head: int) -> bool:
+    def bounded(self, plan: Plan, version: int | str) -> bool:
         """Whether reading this page costs O(limit) whatever the fleet size, so it may run on the event
         loop: an id-ordered page (an index range) without filters or selector, its total already counted
-        at this head (counting is O(fleet))."""
+        at this version (counting is O(fleet))."""
         query = plan.query
         if query.filters or query.requirements or query.limit is None or query.sort.lstrip("-") != "id":
             return False
         counted = self._counts.get(plan.count_key)
-        return counted is not None and counted[0] == head
+        return counted is not None and counted[0] == version
 
-    def collection(self, kind: catalog.Kind, query: ListQuery, head: int, plan: Plan | None = None) -> Page:
+    def collection(self, kind: catalog.Kind, query: ListQuery, version: int | str, plan: Plan | None = None) -> Page:
+        """``version``: the token of what the answer depends on (``api.freshness``), its cache key."""
         if plan is not None:
-            cached = self.cached_page(plan, head)
+            cached = self.cached_page(plan, version)
             if cached is not None:
                 return cached
         plan = plan or self.plan(kind, query)
-        total = self._count(plan, head)
+        total = self._count(plan, version)
         rows = self.db.all(plan.statement, plan.values)
         next_cursor = None
         if query.limit is not None and len(rows) > query.limit:
@@ -187,12 +188,13 @@ class LiveSource:
             documents = [row[0].encode() for row in rows if row[0] is not None]
         page = Page(json_array(documents), total, next_cursor)
         if self.page_cache_bytes:
-            self._remember(plan, head, page)
+            self._remember(plan, version, page)
         return page
 
-    def _remember(self, plan: Plan, head: int, page: Page) -> None:
-        """Keep the answer to this exact query for as long as the head revision stays where it is: an
-        unchanged head means unchanged rows, so repeated identical list requests skip the database."""
+    def _remember(self, plan: Plan, version: int | str, page: Page) -> None:
+        """Keep the answer to this exact query for as long as the revisions of the kinds it reads stay
+        where they are: unchanged kinds mean unchanged rows, so repeated identical list requests skip the
+        database, however much other kinds churn."""
         size = len(page.body)
         if size > self.page_cache_bytes // 8:
             return
@@ -200,21 +202,21 @@ class LiveSource:
             previous = self._pages.pop(plan, None)
             if previous is not None:
                 self._page_cache_used -= len(previous[1].body)
-            self._pages[plan] = (head, page)
+            self._pages[plan] = (version, page)
             self._page_cache_used += size
             while self._page_cache_used > self.page_cache_bytes:
                 _, (_, evicted) = self._pages.popitem(last=False)
                 self._page_cache_used -= len(evicted.body)
 
-    def _count(self, plan: Plan, head: int) -> int:
-        """X-Total-Count, cached until the head revision moves."""
+    def _count(self, plan: Plan, version: int | str) -> int:
+        """X-Total-Count, cached until the kinds it reads move."""
         cached = self._counts.get(plan.count_key)
-        if cached is not None and cached[0] == head:
+        if cached is not None and cached[0] == version:
             return cached[1]
         total = int(self.db.one(plan.count_statement, plan.count_values)[0])
         if len(self._counts) >= self.COUNT_CACHE:
             self._counts.clear()
-        self._counts[plan.count_key] = (head, total)
+        self._counts[plan.count_key] = (version, total)
         return total
 
 

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from models import catalog, migrate, projections
 from models.db import create_engine
 from models.resource import StoredResource
-from models.schema import meta, resource_labels, resources, streams
+from models.schema import kind_revisions, meta, resource_labels, resources, streams
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -69,6 +69,12 @@ def build(url: str, machines: int = 10_000, clusters: int = 50) -> int:
             for start in range(0, len(labels), 5000):
                 conn.execute(sa.insert(resource_labels), labels[start:start + 5000])
             conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(head_revision=len(rows)))
+            kinds: dict[tuple[str, str], int] = {}
+            for row in rows:
+                kinds[(row["namespace"], row["type"])] = row["revision"]
+            conn.execute(sa.insert(kind_revisions), [
+                {"namespace": namespace, "type": type_, "revision": revision}
+                for (namespace, type_), revision in kinds.items()])
             conn.execute(sa.insert(streams), [
                 {"namespace": k.namespace, "type": k.type, "bootstrapped": True, "bootstrapped_at": T0,
                  "last_revision": len(rows), "last_event_at": T0} for k in catalog.watched_kinds()])

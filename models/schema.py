@@ -7,6 +7,8 @@
 - ``resource_labels``: one row per label of a current resource, so label selectors are index lookups.
 - ``streams``: one checkpoint per watched (namespace, type), written with the events it covers.
 - ``poison_events``: events that could not be decoded, recorded and skipped.
+- ``kind_revisions``: per (namespace, type), the last revision that changed any row of that kind (a
+  document re-rendered because of a joined kind included); ETags and the API's page cache key on it.
 - ``meta``: one row: schema version, head revision, the writer epoch used for fencing and the retention
   horizon.
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData(
     naming_convention={
@@ -118,6 +120,15 @@ poison_events = sa.Table(
     sa.Column("error", sa.Text, nullable=False),
     sa.Column("raw", sa.LargeBinary, nullable=True, comment="the undecodable proto_spec bytes"),
     sa.Column("observed_at", Timestamp, nullable=False),
+)
+
+kind_revisions = sa.Table(
+    "kind_revisions",
+    metadata,
+    sa.Column("namespace", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(128), primary_key=True),
+    sa.Column("revision", sa.BigInteger, nullable=False,
+              comment="last revision that changed a row (or a rendered document) of this kind"),
 )
 
 meta = sa.Table(

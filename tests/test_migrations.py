@@ -14,7 +14,7 @@ from models import migrate
 from models.db import SchemaError, create_engine
 from models.schema import SCHEMA_VERSION, metadata
 
-TABLES = {"events", "resources", "resource_labels", "streams", "poison_events", "meta"}
+TABLES = {"events", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions"}
 
 
 def _tables(engine: sa.Engine) -> set[str]:
@@ -33,6 +33,45 @@ def test_upgrade_and_downgrade(db_url: str) -> None:
         assert _tables(engine) == set()
         migrate.upgrade(engine)
         assert _tables(engine) == TABLES
+    finally:
+        engine.dispose()
+
+
+def test_kind_revisions_are_backfilled_and_dropped(db_url: str) -> None:
+    """0002 fills kind_revisions from a database written before it: the newest event of each kind, or a
+    newer revision a row took when a joined kind re-rendered its document; downgrade drops it again."""
+    engine = create_engine(db_url)
+    state = {"version": 1, "phase": "running", "labels": "{}", "annotations": "{}", "finalizers": "[]",
+             "spec": "{}"}
+    try:
+        migrate.upgrade(engine, "0001")
+        with engine.begin() as connection:
+            for revision, type_, id_ in ((1, "Machines", "m"), (2, "MachineStatuses", "m"), (3, "Clusters", "c"),
+                                         (4, "MachineStatuses", "m")):
+                connection.execute(sa.text(
+                    "INSERT INTO events (revision, namespace, type, id, event, version, phase, labels, "
+                    "annotations, finalizers, spec, observed_at) VALUES (:revision, 'default', :type, :id, "
+                    "'updated', :version, :phase, :labels, :annotations, :finalizers, :spec, CURRENT_TIMESTAMP)"),
+                    {"revision": revision, "type": type_, "id": id_, **state})
+            # the machine's document was re-rendered by the status change at 4: its row carries 4
+            for revision, type_, id_ in ((4, "Machines", "m"), (3, "Clusters", "c"), (4, "MachineStatuses", "m")):
+                connection.execute(sa.text(
+                    "INSERT INTO resources (namespace, type, id, version, phase, labels, annotations, "
+                    "finalizers, spec, revision) VALUES ('default', :type, :id, :version, :phase, :labels, "
+                    ":annotations, :finalizers, :spec, :revision)"),
+                    {"revision": revision, "type": type_, "id": id_, **state})
+        migrate.upgrade(engine)
+        with engine.connect() as connection:
+            kinds = connection.execute(sa.text(
+                "SELECT namespace, type, revision FROM kind_revisions ORDER BY type")).all()
+            version = connection.execute(sa.text("SELECT schema_version FROM meta")).scalar_one()
+        assert [tuple(row) for row in kinds] == [
+            ("default", "Clusters", 3), ("default", "MachineStatuses", 4), ("default", "Machines", 4)]
+        assert version == SCHEMA_VERSION
+        migrate.downgrade(engine, "0001")
+        assert _tables(engine) == TABLES - {"kind_revisions"}
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT schema_version FROM meta")).scalar_one() == 1
     finally:
         engine.dispose()
 

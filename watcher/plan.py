@@ -70,6 +70,9 @@ class Plan:
         self.label_inserts: list[tuple] = []
         self.document_updates: list[tuple] = []
         self.documents: dict[Key, str | None] = {}
+        # (namespace, type) -> the last revision that changed a row or a document of that kind
+        self.kind_revisions: dict[StreamKey, int] = {}
+        self.joined_revision: dict[Key, int] = {}  # rows whose document a later change in this batch embeds
         self.counts: dict[tuple[str, str], int] = {}
         self.lags: list[float] = []
         self.notes: list[tuple[str, str]] = []  # (metric, type) to count after the commit
@@ -206,6 +209,7 @@ class Plan:
         else:
             self.final[key] = res
         self.revision_of[key] = revision
+        self.kind_revisions[(res.namespace, res.type)] = revision
         state.last_revision = revision
         state.last_event_at = self.observed_dt
         counter = (res.type, event)
@@ -257,6 +261,8 @@ class Plan:
             for dep in dependents_of(trigger) or ():
                 if dep not in self.final:
                     dependents[dep] = max(dependents.get(dep, 0), self.revision_of[key])
+                else:  # changed in this batch too: its row takes the later of the two revisions
+                    self.joined_revision[dep] = max(self.joined_revision.get(dep, 0), self.revision_of[key])
         for dep, revision in dependents.items():
             current = lookup(*dep)
             if current is None:
@@ -265,6 +271,8 @@ class Plan:
             values = {"document": render(current, lookup), "revision": revision,
                       "namespace": dep[0], "type": dep[1], "id": dep[2]}
             self.document_updates.append(tuple(values[n] for n in self.sql.update_document.columns))
+            kind = (dep[0], dep[1])
+            self.kind_revisions[kind] = max(self.kind_revisions.get(kind, 0), revision)
 
     def _rows(self) -> None:
         ts = self.sql.timestamp
@@ -280,7 +288,7 @@ class Plan:
             self.upserts.append((
                 res.namespace, res.type, res.id, res.version, res.phase, res.owner, ts(res.created_text),
                 ts(res.updated_text), res.labels_json, res.annotations_json, res.finalizers_json,
-                res.spec_json, self.revision_of[key], self.documents.get(key),
+                res.spec_json, self._row_revision(key), self.documents.get(key),
             ))
             if entry is not None and entry[2] == res.labels_key:
                 continue
@@ -288,6 +296,13 @@ class Plan:
                 self.label_deletes.append(key)
             for label, value in res.labels.items():
                 self.label_inserts.append((key[0], key[1], label, value, key[2]))
+
+    def _row_revision(self, key: Key) -> int:
+        """The revision of a row's last change, its document's included (so ETags move with it)."""
+        revision = max(self.revision_of[key], self.joined_revision.get(key, 0))
+        kind = (key[0], key[1])
+        self.kind_revisions[kind] = max(self.kind_revisions[kind], revision)
+        return revision
 
     # -- after the commit -------------------------------------------------------------------------------
 

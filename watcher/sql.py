@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from models.schema import events, meta, poison_events, resource_labels, resources, streams
+from models.schema import events, kind_revisions, meta, poison_events, resource_labels, resources, streams
 
 RESOURCE_KEY = ("namespace", "type", "id")
 _ONE = sa.literal_column("1", sa.Integer)  # a constant in the SQL text, not one more bound parameter
@@ -77,6 +77,8 @@ class Statements:
         self.select_unversioned = c(
             sa.select(*[resources.c[n] for n in RESOURCE_COLUMNS]).where(resources.c.version == _ZERO)
         )
+        # Revisions only grow under the fence, so the batch's value always replaces the stored one.
+        self.upsert_kind_revision = c(_upsert(kind_revisions, ("namespace", "type"), dialect.name))
         st_names = [col.name for col in streams.c]
         self.upsert_stream = c(_upsert(streams, ("namespace", "type"), dialect.name))
         self.select_streams = c(sa.select(*[streams.c[n] for n in st_names]))

@@ -1,8 +1,9 @@
 """The single writer: applies queued items to the read model in one transaction per batch.
 
 Each batch appends ``events`` rows with gap-free revisions (head+1, head+2, ...), upserts/deletes
-``resources`` and ``resource_labels``, re-renders affected documents, writes the touched ``streams``
-checkpoints and advances ``meta.head_revision``, all in one transaction. The ``meta`` update is the
+``resources`` and ``resource_labels``, re-renders affected documents, moves the ``kind_revisions`` of
+every kind whose rows or documents changed, writes the touched ``streams`` checkpoints and advances
+``meta.head_revision``, all in one transaction. The ``meta`` update is the
 fence: it names this writer's epoch and the head it started from, and unless it hits exactly one row the
 transaction is rolled back and the writer stops (another writer has taken over).
 
@@ -75,6 +76,7 @@ class Writer:
             "insert_event": _EVENT_COLUMNS, "upsert_resource": _RESOURCE_COLUMNS,
             "delete_resource": _KEY, "delete_labels": _KEY, "select_resource": _KEY,
             "insert_label": ("namespace", "type", "key", "value", "id"),
+            "upsert_kind_revision": ("namespace", "type", "revision"),
         }
         for name, columns in expected.items():
             if getattr(self.sql, name).columns != columns:
@@ -221,6 +223,9 @@ class Writer:
             cur.executemany(sql.insert_label.sql, plan.label_inserts)
         if plan.document_updates:
             cur.executemany(sql.update_document.sql, plan.document_updates)
+        if plan.kind_revisions:
+            cur.executemany(sql.upsert_kind_revision.sql,
+                            [(*kind, revision) for kind, revision in plan.kind_revisions.items()])
         if plan.poison:
             cur.executemany(sql.insert_poison.sql, plan.poison)
         if plan.streams:

@@ -1,0 +1,90 @@
+"""What a live answer depends on, as cheap version tokens: ETags and the page cache key on them.
+
+The writer keeps ``kind_revisions``: per (namespace, type), the last revision that changed a row of that
+kind, documents re-rendered because of a joined kind included (a MachineStatus change re-renders the
+Machine document and moves the machines' revision too). So:
+
+- a collection's token is the revisions of the kinds it reads (its own, plus a kind a filter reads);
+- an item's token is its own row's revision (the row carries the revision of the joined change that
+  re-rendered its document, so joins need nothing more).
+
+The whole table (one row per kind, a few dozen) is re-read at most every ``ttl`` seconds per worker,
+like the head. Item revisions are remembered with the kind revision seen before the row was read: while
+that kind revision has not moved, the row has not either, so a 304 on an item reads no row.
+"""
+
+from __future__ import annotations
+
+import time
+
+import sqlalchemy as sa
+
+from api.database import Database
+from api.queries import document_bytes
+from models import catalog
+from models.schema import kind_revisions, resources
+
+StreamKey = tuple[str, str]
+
+
+class Freshness:
+    """One worker's view of the kind revisions, and the revisions of the items it has served."""
+
+    MAX_ITEMS = 50_000  # about 10 MB at most; cleared when full
+
+    def __init__(self, db: Database, *, ttl: float = 0.005) -> None:
+        self.db = db
+        self._ttl = ttl
+        self._kinds: dict[StreamKey, int] = {}
+        self._read_at = float("-inf")
+        self._tokens: dict[tuple[StreamKey, ...], str] = {}
+        self._items: dict[tuple[str, str], tuple[int, int]] = {}  # (type, id) -> (kind revision, row's)
+        self._bytes = db.backend == "sqlite"
+        self._select_kinds = db.compile(
+            sa.select(kind_revisions.c.namespace, kind_revisions.c.type, kind_revisions.c.revision))
+        key = sa.and_(resources.c.namespace == sa.bindparam("namespace"), resources.c.type == sa.bindparam("type"),
+                      resources.c.id == sa.bindparam("id"))
+        self._select_item = db.compile(sa.select(document_bytes(db.backend), resources.c.revision).where(key))
+
+    def kinds(self) -> dict[StreamKey, int]:
+        """Every kind's revision (absent: never changed), re-read at most every ``ttl`` seconds."""
+        now = time.monotonic()
+        if now - self._read_at > self._ttl:
+            kinds = {(namespace, type_): int(revision) for namespace, type_, revision in
+                     self.db.all(self._select_kinds, {})}
+            if kinds != self._kinds:
+                self._kinds = kinds
+                self._tokens = {}
+            self._read_at = now
+        return self._kinds
+
+    def refresh(self) -> None:
+        """Re-read on next use (after a ``min_revision`` wait: the answer must include that revision)."""
+        self._read_at = float("-inf")
+
+    def token(self, depends_on: tuple[StreamKey, ...]) -> str:
+        """The revisions of ``depends_on``, as ETag text: ``"12"`` for one kind, ``"12.40"`` for two."""
+        kinds = self.kinds()
+        token = self._tokens.get(depends_on)
+        if token is None:
+            token = self._tokens[depends_on] = ".".join(str(kinds.get(key, 0)) for key in depends_on)
+        return token
+
+    def known_item(self, kind: catalog.Kind, id_: str) -> int | None:
+        """The row revision of an item served before, if its kind has not changed since: no row read."""
+        remembered = self._items.get((kind.type, id_))
+        if remembered is None or remembered[0] != self.kinds().get(kind.stream_key, 0):
+            return None
+        return remembered[1]
+
+    def item(self, kind: catalog.Kind, id_: str) -> tuple[int, bytes] | None:
+        """(row revision, document) of a current item with a document; the revision is remembered."""
+        kind_revision = self.kinds().get(kind.stream_key, 0)  # read before the row: see known_item
+        row = self.db.one(self._select_item, {"namespace": kind.namespace, "type": kind.type, "id": id_})
+        if row is None or row[0] is None:
+            return None
+        document, revision = row[0], int(row[1])
+        if len(self._items) >= self.MAX_ITEMS:
+            self._items.clear()
+        self._items[(kind.type, id_)] = (kind_revision, revision)
+        return revision, document if self._bytes else document.encode()

@@ -2,13 +2,14 @@
 
 ``expected(conn, head)`` is what ``resources`` and ``resource_labels`` must hold after the events up to
 ``head``: each live resource's last logged state, its API document rendered with the same projections the
-writer uses (``models.projections``), and the revision the writer gives the row. That revision is the
-resource's own last event, or the last event of a kind its document joins (a MachineStatus change bumps
-its Machine) when that event came in a later batch; events of one batch share ``observed_at``, and the
-writer does not bump a row that its own batch already wrote.
+writer uses (``models.projections``), and the revision the writer gives the row: the later of the
+resource's own last event and the last event of a kind its document joins (a MachineStatus change bumps
+its Machine); plus each kind's revision (``kind_revisions``): its last event, or a later row revision.
 
 ``differences(conn, expected)`` lists what the stored projection has otherwise. ``omni-readmodel
-rebuild`` writes ``expected``; ``rebuild --check`` prints the differences.
+rebuild`` writes ``expected``, except that a row whose content it changes gets the head revision (and its
+kind too), so ETags and the API's page caches move with the new document. A stored revision above the
+log's, up to the head, is therefore not a difference; one below it is (an ETag that would not move).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from models import history, projections
 from models.resource import Key, StoredResource
-from models.schema import events, resource_labels, resources
+from models.schema import events, kind_revisions, resource_labels, resources
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,21 @@ class Row:
     resource: StoredResource
     revision: int
     document: str | None
+
+
+def _kind_revisions_from_log(conn: Connection, head: int) -> dict[tuple[str, str], int]:
+    query = (sa.select(events.c.namespace, events.c.type, sa.func.max(events.c.revision))
+             .where(events.c.revision <= head).group_by(events.c.namespace, events.c.type))
+    return {(ns, type_): int(rev) for ns, type_, rev in conn.execute(query)}
+
+
+def expected_kind_revisions(conn: Connection, rows: dict[Key, Row], head: int | None = None
+                            ) -> dict[tuple[str, str], int]:
+    head = history.head_revision(conn) if head is None else head
+    out = _kind_revisions_from_log(conn, head)
+    for (ns, type_, _), row in rows.items():
+        out[(ns, type_)] = max(out.get((ns, type_), 0), row.revision)
+    return out
 
 
 def _last_events(conn: Connection, head: int) -> dict[Key, tuple[int, datetime]]:
@@ -63,11 +79,11 @@ def expected(conn: Connection, head: int | None = None) -> dict[Key, Row]:
     last = _last_events(conn, head)
     out: dict[Key, Row] = {}
     for key, res in state.items():
-        revision, observed = last[key]
+        revision = last[key][0]
         for namespace, type_ in projections.joined_kinds(res.type):
             joined = last.get((namespace, type_, res.id))
-            if joined is not None and joined[0] > revision and joined[1] > observed:
-                revision = joined[0]
+            if joined is not None:
+                revision = max(revision, joined[0])
         out[key] = Row(res, revision, _render(res, state))
     return out
 
@@ -82,6 +98,7 @@ _COMPARED = ("version", "phase", "owner", "created", "updated", "labels", "annot
 
 def differences(conn: Connection, wanted: dict[Key, Row]) -> Iterator[str]:
     """Human-readable differences of the stored projection from ``wanted``, in key order."""
+    head = history.head_revision(conn)
     stored = {}
     for row in conn.execute(sa.select(resources)):
         res = history._stored(row)
@@ -97,7 +114,7 @@ def differences(conn: Connection, wanted: dict[Key, Row]) -> Iterator[str]:
         res, revision, document = stored[key]
         want = wanted[key]
         columns = [c for c in _COMPARED if getattr(res, c) != getattr(want.resource, c)]
-        if revision != want.revision:
+        if not want.revision <= revision <= head:
             columns.append(f"revision ({revision}, log says {want.revision})")
         if document != want.document:
             columns.append("document")
@@ -111,3 +128,7 @@ def differences(conn: Connection, wanted: dict[Key, Row]) -> Iterator[str]:
         yield f"missing label {ns}/{type_}/{id_}: {k}={v}"
     for ns, type_, k, v, id_ in sorted(labels - want_labels):
         yield f"extra label {ns}/{type_}/{id_}: {k}={v}"
+    kinds = {(r.namespace, r.type): int(r.revision) for r in conn.execute(sa.select(kind_revisions))}
+    for (ns, type_), revision in sorted(expected_kind_revisions(conn, wanted, head).items()):
+        if kinds.get((ns, type_), 0) < revision:
+            yield f"stale kind revision {ns}/{type_}: {kinds.get((ns, type_), 0)}, log says {revision}"

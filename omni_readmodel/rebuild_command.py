@@ -11,13 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from models import migrate, rebuild
 from models.db import SchemaError, create_engine, database_url, redacted
 from models.options import add_database_url
+from models.schema import kind_revisions, resources
 from watcher.documents import load_projections
 from watcher.lock import WriterLockHeld, writer_lock
+from watcher.sql import read_json
 from watcher.state import decoded_from_stored
 from watcher.writer import Writer
 
@@ -68,7 +73,11 @@ def write(engine, lock_wait: float) -> int:
         with engine.connect() as conn:
             wanted = rebuild.expected(conn, writer.head)
             changed = sum(1 for _ in rebuild.differences(conn, wanted))
-        replace_projection(writer, wanted)
+            wanted, moved = _moving_etags(conn, wanted, writer.head)
+            kinds = {**rebuild.expected_kind_revisions(conn, wanted, writer.head), **moved}
+            stored_kinds = {(r.namespace, r.type): int(r.revision) for r in conn.execute(sa.select(kind_revisions))}
+        kinds = {k: max(v, stored_kinds.get(k, 0)) for k, v in kinds.items()}  # never backwards (prune)
+        replace_projection(writer, wanted, kinds)
     finally:
         writer.close()
         if lock is not None:
@@ -77,7 +86,22 @@ def write(engine, lock_wait: float) -> int:
     return 0
 
 
-def replace_projection(writer: Writer, wanted: dict) -> None:
+def _moving_etags(conn, wanted: dict, head: int) -> tuple[dict, dict]:
+    """Rows whose content the rebuild changes get the head revision, so ETags and page caches move; so do
+    the kinds of rows it removes. Returns the rows and those kinds."""
+    stored = {(r.namespace, r.type, r.id): r for r in conn.execute(
+        sa.select(resources.c.namespace, resources.c.type, resources.c.id, resources.c.document,
+                  resources.c.spec, resources.c.labels, resources.c.version))}
+    out = {}
+    for key, row in wanted.items():
+        old = stored.get(key)
+        same = old is not None and old.document == row.document and old.version == row.resource.version \
+            and read_json(old.spec) == row.resource.spec and read_json(old.labels) == row.resource.labels
+        out[key] = row if same else replace(row, revision=head)
+    return out, {(key[0], key[1]): head for key in stored.keys() - wanted.keys()}
+
+
+def replace_projection(writer: Writer, wanted: dict, kinds: dict) -> None:
     """One fenced transaction: the meta row still names this writer's epoch and head, or nothing changes."""
     sql, conn = writer.sql, writer.conn
     upserts, labels = [], []
@@ -101,6 +125,8 @@ def replace_projection(writer: Writer, wanted: dict) -> None:
             cur.executemany(sql.upsert_resource.sql, upserts)
         if labels:
             cur.executemany(sql.insert_label.sql, labels)
+        if kinds:
+            cur.executemany(sql.upsert_kind_revision.sql, [(*kind, revision) for kind, revision in kinds.items()])
         conn.commit()
     except BaseException:
         conn.rollback()

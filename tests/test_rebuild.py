@@ -148,7 +148,11 @@ def test_check_reports_corruption_and_rebuild_repairs_it(engine, db_url) -> None
     done = cli(db_url)
     assert done.returncode == 0, done.stderr
     assert "(3 differences fixed)" in done.stdout
-    assert projection(engine) == before
+    # the repaired row takes the head revision (its ETag moves); everything else is as the writer left it
+    with engine.connect() as conn:
+        head = conn.execute(sa.text("SELECT head_revision FROM meta")).scalar()
+    rows, labels = before
+    assert projection(engine) == ([r if r[:3] != tuple(row) else (*r[:4], head, *r[5:]) for r in rows], labels)
     assert cli(db_url, "--check").returncode == 0
 
 
@@ -165,3 +169,18 @@ def test_rebuild_refuses_while_a_watcher_holds_the_writer_lock(db_url, engine) -
     finally:
         lock.release()
     assert cli(db_url).returncode == 0
+
+
+def test_a_stale_kind_revision_is_reported_and_restored(engine, db_url) -> None:
+    play(engine, 9)
+    with engine.begin() as conn:
+        kind, revision = conn.execute(sa.text(
+            "SELECT type, revision FROM kind_revisions ORDER BY type LIMIT 1")).one()
+        conn.execute(sa.text("UPDATE kind_revisions SET revision = 0 WHERE type = :t"), {"t": kind})
+    found = differences(engine)
+    assert found == [f"stale kind revision default/{kind}: 0, log says {revision}"]
+    assert cli(db_url).returncode == 0
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT revision FROM kind_revisions WHERE type = :t"), {"t": kind}).scalar() \
+            == revision
+    assert differences(engine) == []

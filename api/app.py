@@ -18,8 +18,10 @@ import falcon.asgi
 from api import metrics as api_metrics
 from api import openapi, ops, problems
 from api import reports as report_routes
+from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
 from api.kubeconfig import Kubeconfigs, OmniAccess
+from api.limits import limit_in_flight
 from api.metrics import STARTED, RequestMetrics
 from api.resources import Api, Endpoint
 from api.routes import API, ROUTES, Derived
@@ -93,7 +95,7 @@ async def _database_unavailable(req: falcon.asgi.Request, resp: falcon.asgi.Resp
                    req.path)
 
 
-def create_app(settings: Settings | None = None) -> Entry:
+def create_app(settings: Settings | None = None) -> Any:
     settings = settings or Settings()
 
     db = Database(settings.database_url, head_ttl=settings.head_cache_seconds,
@@ -101,14 +103,15 @@ def create_app(settings: Settings | None = None) -> Entry:
                   observer=api_metrics.DatabaseMetrics())
     api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
     metrics = RequestMetrics()
-    app = falcon.asgi.App(middleware=[metrics], cors_enable=False)
+    app = falcon.asgi.App(middleware=[metrics, *access_middleware(settings, db)], cors_enable=False)
     app.req_options.strip_url_path_trailing_slash = True
-    kubeconfigs = Kubeconfigs(api, OmniAccess.configure(
+    omni = OmniAccess.configure(
         settings.omni_endpoint, user=settings.kubeconfig_user, groups=settings.kubeconfig_groups,
         ttl_seconds=settings.kubeconfig_ttl_seconds, ca_file=settings.omni_ca_file,
-        insecure_no_auth=settings.omni_insecure_no_auth))
+        insecure_no_auth=settings.omni_insecure_no_auth)
     for route in ROUTES:
-        app.add_route(route.template, kubeconfigs if route.derived is Derived.LIVE_ONLY else Endpoint(api, route))
+        live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
+        app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
@@ -127,9 +130,9 @@ def create_app(settings: Settings | None = None) -> Entry:
     app.add_error_handler(DatabaseUnavailable, _database_unavailable)
     app.set_error_serializer(problems.serialize_http_error)
     gc.freeze()  # start-up objects never die: keep them out of every collection
-    return Entry(app, metrics)
+    return limit_in_flight(Entry(app, metrics), settings.max_in_flight)
 
 
-def app_from_environment() -> Entry:
+def app_from_environment() -> Any:
     """The uvicorn factory (``--factory api.app:app_from_environment``)."""
     return create_app(Settings.from_environment())

@@ -8,14 +8,19 @@ import logging
 import os
 import shutil
 import signal
+import ssl
 import sys
 import tempfile
+from typing import TYPE_CHECKING
 
 from api.settings import SETTINGS_ENV, Settings
 from models.db import SchemaError
 from models.logs import uvicorn_log_config
 from models.options import add_database_url
 from omni_client.endpoint import add_endpoint
+
+if TYPE_CHECKING:
+    from api.database import Database
 
 log = logging.getLogger(__name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -30,10 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--trust-proxy-headers", action="store_true",
         help="build _links and Link headers from X-Forwarded-Proto, X-Forwarded-Host and X-Forwarded-Prefix "
              "(only behind a proxy that sets them)")
-    parser.add_argument(
-        "--allow-unauthenticated-remote", action="store_true",
-        help="allow listening beyond loopback although the API has no authentication yet: anyone who can "
-             "reach the port can read everything in the read model")
+    _add_access_arguments(parser)
     parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     parser.add_argument("--head-cache-ms", type=float, default=5.0,
                         help="how long a worker reuses the head revision for ETags (default 5 ms)")
@@ -70,6 +72,70 @@ def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated
 
 
+def _add_access_arguments(parser: argparse.ArgumentParser) -> None:
+    """Who may call, over what, how many at once: bearer tokens, TLS, CORS, the in-flight cap."""
+    parser.add_argument(
+        "--auth", choices=("tokens", "none"),
+        help="tokens: every route but /livez and /readyz needs Authorization: Bearer (omni-readmodel token); "
+             "none: no authentication, the default on loopback and refused beyond it unless given explicitly")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    parser.add_argument("--tls-client-ca", metavar="FILE",
+                        help="mutual TLS: require a client certificate signed by a CA in this PEM file")
+    parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                        help="allow cross-origin browser requests from ORIGIN (e.g. https://dash.example.com; "
+                             "* for any); repeatable; default: no CORS headers")
+    parser.add_argument("--max-in-flight", type=int, default=0, metavar="N",
+                        help="per worker: answer 429 with Retry-After beyond N requests in progress "
+                             "(probes exempt; default 0: no cap)")
+
+
+def _access_problem(args: argparse.Namespace) -> str | None:
+    """Why the access flags cannot be honoured, or None."""
+    if not is_loopback(args.host) and args.auth is None:
+        return (f"refusing to listen on {args.host} without authentication: pass --auth tokens (create tokens "
+                "with `omni-readmodel token create`), or --auth none to serve everyone who can reach the port")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return "--tls-cert and --tls-key go together"
+    if args.tls_client_ca and not args.tls_cert:
+        return "--tls-client-ca needs --tls-cert and --tls-key"
+    if args.max_in_flight < 0:
+        return "--max-in-flight must be 0 (no cap) or more"
+    if args.tls_cert:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        try:
+            context.load_cert_chain(args.tls_cert, args.tls_key)
+            if args.tls_client_ca:
+                context.load_verify_locations(args.tls_client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            return f"cannot use the TLS files: {exc}"
+    return None
+
+
+def _tls_options(args: argparse.Namespace) -> dict:
+    """uvicorn's ssl options for the TLS flags (none without them)."""
+    if not args.tls_cert:
+        return {}
+    options = {"ssl_certfile": args.tls_cert, "ssl_keyfile": args.tls_key}
+    if args.tls_client_ca:
+        options.update(ssl_ca_certs=args.tls_client_ca, ssl_cert_reqs=ssl.CERT_REQUIRED)
+    return options
+
+
+def _warn_without_tokens(db: Database) -> None:
+    from models import tokens
+
+    engine = db.engine()
+    try:
+        with engine.connect() as connection:
+            active = [t for t in tokens.list_all(connection) if t.state() == "active"]
+    finally:
+        engine.dispose()
+    if not active:
+        log.warning("--auth tokens: %s holds no active token, every request but the probes will get 401; "
+                    "create one with `omni-readmodel token create NAME --scope read`", db.where)
+
+
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -83,11 +149,12 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("omni-readmodel serve: --workers must be at least 1", file=sys.stderr)
         return 2
-    if not is_loopback(args.host) and not args.allow_unauthenticated_remote:
-        print(f"omni-readmodel serve: refusing to listen on {args.host}: the API has no authentication yet; "
-              "listen on 127.0.0.1 behind an authenticating proxy, or pass --allow-unauthenticated-remote",
-              file=sys.stderr)
+    problem = _access_problem(args)
+    if problem:
+        print(f"omni-readmodel serve: {problem}", file=sys.stderr)
         return 2
+    if args.auth == "none" and not is_loopback(args.host):
+        log.warning("--auth none on %s: anyone who can reach the port can read the whole read model", args.host)
     if not args.query_timeout > 0 or args.query_threads < 1:
         print("omni-readmodel serve: --query-timeout must be positive and --query-threads at least 1",
               file=sys.stderr)
@@ -97,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
                         query_threads=args.query_threads, omni_endpoint=args.endpoint, omni_ca_file=args.ca_file,
                         omni_insecure_no_auth=args.insecure_no_auth, kubeconfig_user=args.kubeconfig_user,
                         kubeconfig_groups=tuple(args.kubeconfig_groups or ("system:masters",)),
-                        kubeconfig_ttl_seconds=args.kubeconfig_ttl)
+                        kubeconfig_ttl_seconds=args.kubeconfig_ttl, auth=args.auth or "none",
+                        cors_origins=tuple(args.cors_origin), max_in_flight=args.max_in_flight)
     from api.kubeconfig import OmniAccess
 
     try:  # fail here, once, rather than in every worker
@@ -118,6 +186,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         db.close()
+    if settings.auth == "tokens":
+        _warn_without_tokens(db)
 
     # uvicorn stops gracefully on SIGTERM, then raises it again with the previous handler restored: with
     # the default one the process would die before removing its metrics directory.
@@ -137,11 +207,12 @@ def run(args: argparse.Namespace) -> int:
         level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
         from api.http_limits import LimitedHttpToolsProtocol
 
-        log.info("serving %s on http://%s:%d with %d worker(s)", db.where, args.host, args.port, args.workers)
+        log.info("serving %s on %s://%s:%d with %d worker(s), auth %s", db.where, "https" if args.tls_cert else "http",
+                 args.host, args.port, args.workers, settings.auth)
         uvicorn.run("api.app:app_from_environment", factory=True, host=args.host, port=args.port,
                     workers=args.workers, loop="uvloop", http=LimitedHttpToolsProtocol, lifespan="off",
                     proxy_headers=False, server_header=False, access_log=args.access_log,
-                    log_config=uvicorn_log_config(level), log_level=level.lower())
+                    log_config=uvicorn_log_config(level), log_level=level.lower(), **_tls_options(args))
     except Terminated:
         log.info("stopped (SIGTERM)")
     finally:

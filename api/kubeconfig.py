@@ -23,6 +23,7 @@ from falcon.asgi import Request, Response
 
 from api import problems
 from api.resources import Api
+from api.routes import Route
 from models import catalog
 from omni_client.endpoint import Endpoint, EndpointError, open_channel, parse_endpoint
 from omni_client.kubeconfig import KubeconfigError, KubeconfigOptions, fetch_kubeconfig
@@ -63,12 +64,12 @@ class OmniAccess:
 
 
 class Kubeconfigs:
-    """The responder. One signed channel per worker, opened on first use, shared by its threads."""
+    """The responder. One signed channel per worker, opened on first use, shared by its threads. ``route``
+    is its route table row (which declares the scope it needs: ``sensitive``)."""
 
-    scope = "sensitive"
-
-    def __init__(self, api: Api, access: OmniAccess | None) -> None:
+    def __init__(self, api: Api, route: Route, access: OmniAccess | None) -> None:
         self.api = api
+        self.route = route
         self.access = access
         self._channel: grpc.Channel | None = None
         self._lock = threading.Lock()

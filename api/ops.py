@@ -16,6 +16,8 @@ from api.database import DatabaseUnavailable
 from api.resources import JSON, Api
 from models import catalog
 
+PROBES = frozenset({"/livez", "/readyz"})  # open to all: no token, no in-flight cap
+
 
 def _aware(value: Any) -> datetime | None:
     if value is None:

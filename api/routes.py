@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from models import catalog
 from models.catalog import LABEL_CLUSTER, LABEL_MACHINE, LABEL_MACHINE_SET
+from models.tokens import READ, SENSITIVE
 
 API = "/api/v1"
 
@@ -73,6 +74,7 @@ class Route:
     derived: Derived | None = None
     summary: str = ""
     deprecated: bool = False
+    scope: str = READ  # the bearer-token scope it needs (serve --auth tokens)
 
     @property
     def template(self) -> str:
@@ -107,7 +109,7 @@ ROUTES: tuple[Route, ...] = (
           key=KeyMap.SINGLETON, parent="Cluster"),
     _item("/clusters/{id}/bootstrap", "ClusterBootstrapStatus", "Get a cluster's bootstrap status"),
     _item("/clusters/{id}/kubeconfig", "Kubeconfig", "A cluster's kubeconfig, fetched live from Omni (scope sensitive)",
-          derived=Derived.LIVE_ONLY, parent="Cluster"),
+          derived=Derived.LIVE_ONLY, parent="Cluster", scope=SENSITIVE),
     _item("/clusters/{id}/kubernetes-upgrade", "KubernetesUpgradeStatus", "Get a Kubernetes upgrade status"),
     _item("/clusters/{id}/talos-upgrade", "TalosUpgradeStatus", "Get a Talos upgrade status"),
     _item("/clusters/{id}/endpoints", "ClusterEndpoint", "Get a cluster's endpoints"),

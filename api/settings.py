@@ -28,6 +28,10 @@ class Settings:
     kubeconfig_user: str = "omni-readmodel"
     kubeconfig_groups: tuple[str, ...] = ("system:masters",)
     kubeconfig_ttl_seconds: float = 3600.0
+    # who may call, and how many at once (api.auth, api.limits)
+    auth: str = "none"  # "tokens": bearer tokens of the api_tokens table
+    cors_origins: tuple[str, ...] = ()
+    max_in_flight: int = 0  # per worker; 0: no cap
 
     def to_environment(self) -> str:
         return json.dumps(asdict(self))

@@ -7,12 +7,16 @@ A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, http
 - ``GET /api/v1/machines?limit=100`` >= 0.35 of bare Falcon returning a body of the same size (with the
   default page cache, and again with ``--page-cache-mb 0`` so every request reads its rows);
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
+- item GET with a valid bearer token (``serve --auth tokens``, wrk ``-H Authorization``) >= 0.95 of the
+  same requests to the same API without auth;
 - on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
 
 Target and baseline alternate (``BENCH_API_ROUNDS`` rounds of ``BENCH_API_SECONDS`` each) and the best run
 of each is compared (the median ratio is printed too): the machine is shared and noisy, so only ratios
-measured side by side mean anything.
+measured side by side mean anything. Each note also gives the server's CPU time per request (median over
+the runs, from /proc): on a busy machine it moves much less than throughput, and for a CPU-bound server
+its inverse ratio is the throughput ratio an idle machine would show.
 Run: ``python -m bench api_http`` (needs ``wrk``: ``apt-get install -y wrk``).
 """
 
@@ -45,6 +49,7 @@ ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "5"))
 SECONDS = int(os.environ.get("BENCH_API_SECONDS", "3"))
 CONNECTIONS = 32
 PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
+_PIDS: dict[str, int] = {}  # base URL -> process id of its server (one worker: the server process itself)
 
 
 def _free_port() -> int:
@@ -69,7 +74,9 @@ def _process(command: list[str], url: str, env: dict[str, str] | None = None) ->
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{command} did not start") from None
                 time.sleep(0.1)
-        yield url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
+        _PIDS[base] = process.pid
+        yield base
     finally:
         process.terminate()
         try:
@@ -110,29 +117,48 @@ def _lua(paths: list[str], etags: list[str] | None, directory: str) -> str:
     return str(path)
 
 
-def wrk(base: str, script: str | None = None, path: str = "/") -> float:
-    """Requests per second over SECONDS; any non-2xx/3xx answer fails the benchmark."""
-    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s"] + (["-s", script] if script else []) + [base + path]
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/PID/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(base: str, script: str | None = None, path: str = "/", headers: tuple[str, ...] = ()) -> tuple[float, float]:
+    """Requests per second over SECONDS and the server's CPU microseconds per request; any non-2xx/3xx answer
+    fails the benchmark. ``headers`` go to every request (``-H``; the scripts' ``wrk.format`` calls pass no
+    headers of their own, so wrk adds them)."""
+    command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s"] + (["-s", script] if script else [])
+    command += [arg for header in headers for arg in ("-H", header)] + [base + path]
+    cpu_before = _cpu_seconds(_PIDS[base])
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    cpu = _cpu_seconds(_PIDS[base]) - cpu_before
     if "Non-2xx or 3xx" in output:
         raise RuntimeError(f"wrk saw error answers:\n{output}")
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)), cpu / max(1, requests) * 1e6
 
 
-def compare(name: str, target: tuple[str, str | None, str], baseline: tuple[str, str | None, str],
+def compare(name: str, target: tuple, baseline: tuple,
             minimum: float, baseline_name: str) -> Result:
-    """Alternate target and baseline runs; compare the best run of each. Other load on the machine only
+    """Alternate target and baseline runs (``wrk`` arguments: base, script, path[, headers]); compare the
+    best run of each. Other load on the machine only
     ever slows a run down, so the best of several alternating runs is the least disturbed estimate; the
     ratio of the medians is reported beside it."""
-    ours, theirs = [], []
+    ours, theirs, our_cpu, their_cpu = [], [], [], []
     for _ in range(ROUNDS):
-        theirs.append(wrk(*baseline))
-        ours.append(wrk(*target))
+        rate, cpu = wrk(*baseline)
+        theirs.append(rate)
+        their_cpu.append(cpu)
+        rate, cpu = wrk(*target)
+        ours.append(rate)
+        our_cpu.append(cpu)
     value, base = max(ours), max(theirs)
     ratio = value / base
     median_ratio = statistics.median(ours) / statistics.median(theirs)
+    cpu, cpu_base = statistics.median(our_cpu), statistics.median(their_cpu)
     return Result(name, value, "req/s", base, f"req/s {baseline_name}", f">= {minimum:.2f}", ratio >= minimum,
-                  note=f"median ratio {median_ratio:.3f}; runs " + "/".join(f"{v:,.0f}" for v in ours) + " vs "
+                  note=f"median ratio {median_ratio:.3f}; server CPU per request {cpu:.0f} vs {cpu_base:.0f} us "
+                  f"(ratio {cpu_base / cpu:.3f}); runs " + "/".join(f"{v:,.0f}" for v in ours) + " vs "
                   + "/".join(f"{v:,.0f}" for v in theirs))
 
 
@@ -174,7 +200,25 @@ def sqlite_results(directory: str) -> list[Result]:
                                "bare Falcon, same size"))
         results.append(compare("304 If-None-Match on /api/v1/machines/{id}", (api, not_modified, ""),
                                (bare_tiny, bare_not_modified, ""), 0.80, "bare Falcon, 2 B body"))
+        results.append(auth_result(stack, url, api, items, item_paths[0]))
     return results
+
+
+def auth_result(stack: ExitStack, url: str, api: str, items: str, probe_path: str) -> Result:
+    """Item GET through ``serve --auth tokens`` with a valid token against the same API without auth."""
+    from models import tokens
+    from models.db import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        token = tokens.create(connection, f"bench-{uuid.uuid4().hex[:8]}", [tokens.READ], None)
+    engine.dispose()
+    secured = stack.enter_context(api_server(url, "--auth", "tokens"))
+    header = f"Authorization: Bearer {token}"
+    _check(httpx.get(secured + probe_path), 401)
+    _check(httpx.get(secured + probe_path, headers={"Authorization": f"Bearer {token}"}))
+    return compare("item GET /api/v1/machines/{id} with a bearer token", (secured, items, "", (header,)),
+                   (api, items, ""), 0.95, "same API, no auth")
 
 
 def postgres_results(directory: str) -> list[Result]:

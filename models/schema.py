@@ -11,6 +11,7 @@
   document re-rendered because of a joined kind included); ETags and the API's page cache key on it.
 - ``meta``: one row: schema version, head revision, the writer epoch used for fencing and the retention
   horizon.
+- ``api_tokens``: the API's bearer tokens (name, SHA-256, scopes, expiry, revocation), never the tokens.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = sa.MetaData(
     naming_convention={
@@ -145,3 +146,17 @@ meta = sa.Table(
     sa.Column("writer_heartbeat", Timestamp, nullable=True),
     sa.CheckConstraint("singleton = 1", name="one_row"),
 )
+
+# -- API bearer tokens (``omni-readmodel token``) ----------------------------------------------------
+# Only the SHA-256 of each token is stored; the token itself is printed once when it is created.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("sha256", sa.String(64), nullable=False, comment="hex SHA-256 of the token"),
+    sa.Column("scopes", sa.Text, nullable=False, comment="space-separated scopes"),
+    sa.Column("created", Timestamp, nullable=False),
+    sa.Column("expires", Timestamp, nullable=True, comment="NULL: never"),
+    sa.Column("revoked", Timestamp, nullable=True, comment="when it was revoked; NULL: not revoked"),
+)
+sa.Index(None, api_tokens.c.sha256, unique=True)

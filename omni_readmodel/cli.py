@@ -18,6 +18,7 @@ from omni_readmodel import __version__
 # name -> (module exposing add_arguments/run, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("omni_readmodel.migrate_command", "create or upgrade the read model's schema"),
+    "token": ("omni_readmodel.token_command", "create, list and revoke the API's bearer tokens"),
     "watch": ("watcher.cli", "stream Omni into the read model"),
     "export": ("watcher.export_cli", "dump the read model as JSON lines"),
     "serve": ("api.cli", "serve the REST API over the read model"),

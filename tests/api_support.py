@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -118,17 +119,20 @@ def stop(process: subprocess.Popen, timeout: float) -> None:
 
 
 @contextmanager
-def serve(url: str, *args: str, env: dict[str, str] | None = None, log: Path | None = None) -> Iterator[str]:
-    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers. Its output goes
-    to ``log`` when given (for a test to read), else to a temporary file."""
+def serve(url: str, *args: str, env: dict[str, str] | None = None, log_level: str = "WARNING",
+          log: Path | None = None, tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Run ``omni-readmodel serve`` on a free port; yields its base URL once /livez answers.
+
+    ``log``: keep the server's output in that file; ``tls``: the server speaks HTTPS, verified with that
+    client context."""
     port = free_port()
-    command = [sys.executable, "-m", "omni_readmodel", "--log-level", "WARNING", "serve", "--database-url", url,
+    command = [sys.executable, "-m", "omni_readmodel", "--log-level", log_level, "serve", "--database-url", url,
                "--port", str(port), *args]
     # a file, not a pipe nobody drains while the server runs
-    output = log.open("w+") if log is not None else tempfile.TemporaryFile("w+")
+    output = open(log, "w+") if log else tempfile.TemporaryFile("w+")
     process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output,
                                stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
+    base = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -136,7 +140,7 @@ def serve(url: str, *args: str, env: dict[str, str] | None = None, log: Path | N
                 output.seek(0)
                 raise RuntimeError(f"serve exited with {process.returncode}: {output.read()[-2000:]}")
             try:
-                if httpx.get(base + "/livez", timeout=1).status_code == 200:
+                if httpx.get(base + "/livez", timeout=1, verify=tls or True).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -1,4 +1,4 @@
-"""``omni-readmodel serve``: refusals before it listens (remote without auth, unusable schemas)."""
+"""``omni-readmodel serve``: refusals before it listens (remote without an auth choice, unusable schemas)."""
 
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
 
 
-def test_refuses_remote_listening_without_the_explicit_flag(sqlite_url: str) -> None:
+def test_refuses_remote_listening_without_an_auth_choice(sqlite_url: str) -> None:
     result = serve("--host", "0.0.0.0", "--database-url", sqlite_url)
     assert result.returncode == 2
-    assert "--allow-unauthenticated-remote" in result.stderr and "Traceback" not in result.stderr
+    assert "--auth tokens" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_missing_or_unmigrated_database_names_the_migrate_command(db_url: str) -> None:

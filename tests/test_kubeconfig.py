@@ -20,6 +20,7 @@ from omni_client.wire import management_pb2, management_pb2_grpc
 from simulator.auth import AioSignatureInterceptor, SignatureVerifier
 from tests.api_support import ReadModel, resource, serve
 from tests.simulator_fixtures import SimulatorThread
+from tests.test_api_auth import bearer, token_command
 
 CLUSTER = "payments-nyc-001"  # the first cluster of the seed-0 fleet below
 OPTIONS = KubeconfigOptions(user="automation", groups=("ops",), ttl=timedelta(minutes=10))
@@ -182,3 +183,18 @@ def test_serve_refuses_an_endpoint_without_a_key(read_model) -> None:
             serve(read_model, "--endpoint", "grpc://127.0.0.1:1",
                   env={"OMNI_SERVICE_ACCOUNT_KEY": "", "SIDERO_SERVICE_ACCOUNT_KEY": ""}):
         pass
+
+
+def test_kubeconfig_needs_the_sensitive_scope(read_model, omni, account) -> None:
+    reader = token_command(read_model, "create", "reader", "--scope", "read").stdout.strip()
+    operator = token_command(read_model, "create", "operator", "--scope", "read", "--scope", "sensitive").stdout.strip()
+    with serve(read_model, "--auth", "tokens", "--endpoint", f"grpc://{omni.address}",
+               env=api_env(account)) as base:
+        url = f"{base}/api/v1/clusters/{CLUSTER}/kubeconfig"
+        assert httpx.get(url, timeout=30).status_code == 401
+        read_only = httpx.get(url, headers=bearer(reader), timeout=30)
+        assert read_only.status_code == 403
+        assert "sensitive" in read_only.json()["detail"]
+        granted = httpx.get(url, headers=bearer(operator), timeout=30)
+        assert granted.status_code == 200, granted.text
+        assert CLUSTER in base64.b64decode(granted.json()["data"]).decode()

@@ -14,7 +14,8 @@ from models import migrate
 from models.db import SchemaError, create_engine
 from models.schema import SCHEMA_VERSION, metadata
 
-TABLES = {"events", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions"}
+TABLES = {"events", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions",
+          "api_tokens"}
 
 
 def _tables(engine: sa.Engine) -> set[str]:

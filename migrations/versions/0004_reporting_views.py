@@ -1,12 +1,11 @@
 """reporting views (current_*, history_*, calendar, daily_fleet)
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-03 17:20:00
 
 The views are generated from ``models.reporting`` (the declaration next to the kind catalog). A later
 change to that declaration ships as a new migration that drops and re-creates them the same way.
-The lead re-chains ``down_revision`` when 0003 (API tokens) lands on main.
 """
 
 from collections.abc import Sequence
@@ -17,7 +16,7 @@ from alembic import op
 from models import reporting
 
 revision: str = "0004"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

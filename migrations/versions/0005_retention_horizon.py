@@ -4,8 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-03 17:55:00
 
-``omni-readmodel prune`` records the revision below which history was removed. The lead re-chains
-``down_revision`` when 0002 and 0003 land on main.
+``omni-readmodel prune`` records the revision below which history was removed.
 """
 
 from collections.abc import Sequence

@@ -18,8 +18,8 @@ from models.options import add_database_url
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--older-than", metavar="AGE", help="remove history older than this age (30d, 12h, 2w)")
-    which.add_argument("--before", metavar="REVISION", type=int, help="remove history before this revision")
+    which.add_argument("--older-than", metavar="AGE", help="remove history older than this age (30d, 12h, 2w); no default: this or --before is required")
+    which.add_argument("--before", metavar="REVISION", type=int, help="remove history before this revision; no default: this or --older-than is required")
     parser.add_argument("--chunk", type=int, default=retention.DEFAULT_CHUNK, metavar="N",
                         help=f"revisions per transaction (default {retention.DEFAULT_CHUNK})")
     add_database_url(parser)

@@ -17,6 +17,7 @@ import falcon.asgi
 
 from api import metrics as api_metrics
 from api import openapi, ops, problems
+from api import reports as report_routes
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
 from api.kubeconfig import Kubeconfigs, OmniAccess
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Any:
     for route in ROUTES:
         live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
+    report_routes.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

@@ -17,6 +17,7 @@ import falcon
 from falcon.asgi import Request, Response
 
 import models
+from api import reports as report_routes
 from api import selectors
 from api.params import MAX_LIMIT, MAX_TEXT, SORTS
 from api.routes import API, ROUTES, Derived, Route, Shape
@@ -286,6 +287,7 @@ def build() -> dict[str, Any]:
     for route in ROUTES:
         paths[route.template.replace(":path}", "}")] = {"get": _operation(route)}
     paths.update(_ops_paths())
+    paths.update(report_routes.openapi_paths())  # the reports routes (api/reports.py)
     schemas: dict[str, Any] = {doc.title: document_schema(doc) for doc in projections.DOCUMENTS.values()}
     schemas["Metadata"] = _METADATA
     schemas["Problem"] = {

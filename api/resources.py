@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
+import sqlalchemy as sa
 from falcon.asgi import Request, Response
 
 from api import params as qp
@@ -30,6 +31,7 @@ from api.queries import Queries
 from api.routes import Derived, KeyMap, Match, Route, Shape
 from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
+from models.schema import meta
 
 JSON = "application/json; charset=utf-8"
 AT_HEADER = "X-Readmodel-At"  # with at=: "head" (the point is at or after the head) or "past"
@@ -49,6 +51,7 @@ class Api:
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
         self.freshness = Freshness(db)
         self.trust_proxy_headers = trust_proxy_headers
+        self._select_horizon = db.compile(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1))
 
     def base(self, req: Request) -> Base:
         get = req.get_header
@@ -70,20 +73,30 @@ class Api:
         return head
 
     def revision_at(self, point: int | datetime, head: int) -> history.Point:
-        """Where ``at=`` reads (models/history.py says how); 409/410 problems naming the revision to ask for."""
+        """Where ``at=`` reads (models/history.py says how); 409/410 problems naming the revision to ask for.
+        Below the retention horizon (``omni-readmodel prune``) the log no longer answers: 410."""
         try:
-            return self.db.history(lambda connection: history.resolve(connection, point, head))
+            resolved = self.db.history(lambda connection: history.resolve(connection, point, head))
         except history.BeforeHistory as exc:
             raise PointProblem(410, "before-history", "Gone", str(exc), exc.revision) from None
         except history.PointError as exc:  # inside the first bootstrap, or beyond the head
             raise PointProblem(409, "no-complete-state", "Conflict", str(exc), exc.revision) from None
+        row = self.db.one(self._select_horizon, {})
+        horizon = int(row[0]) if row and row[0] is not None else 0
+        if resolved.revision < horizon:
+            raise PointProblem(
+                410, "pruned", "Gone", f"history before revision {horizon} was pruned (the retention horizon); "
+                f"at={resolved.revision} is older: ask for at={horizon} or later", horizon,
+                headers={"X-Readmodel-Horizon": str(horizon)})
+        return resolved
 
 
 class PointProblem(problems.Problem):
     """A 409/410 for ``at=``: the body's ``revision`` is the nearest revision that answers (if any)."""
 
-    def __init__(self, status: int, slug: str, title: str, detail: str, revision: int | None) -> None:
-        super().__init__(status, slug, title, detail, parameter="at")
+    def __init__(self, status: int, slug: str, title: str, detail: str, revision: int | None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(status, slug, title, detail, parameter="at", headers=headers)
         self.revision = revision
 
     def body(self, instance: str | None = None) -> bytes:

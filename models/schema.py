@@ -9,7 +9,8 @@
 - ``poison_events``: events that could not be decoded, recorded and skipped.
 - ``kind_revisions``: per (namespace, type), the last revision that changed any row of that kind (a
   document re-rendered because of a joined kind included); ETags and the API's page cache key on it.
-- ``meta``: one row: schema version, head revision and the writer epoch used for fencing.
+- ``meta``: one row: schema version, head revision, the writer epoch used for fencing and the retention
+  horizon.
 - ``api_tokens``: the API's bearer tokens (name, SHA-256, scopes, expiry, revocation), never the tokens.
 """
 
@@ -140,6 +141,8 @@ meta = sa.Table(
     sa.Column("writer_epoch", sa.BigInteger, nullable=False, server_default="0",
               comment="bumped by each writer that takes over; commits check it (fencing)"),
     sa.Column("writer_id", sa.Text, nullable=True),
+    sa.Column("horizon_revision", sa.BigInteger, nullable=False, server_default="0",
+              comment="retention horizon: history before this revision was pruned (models/retention.py)"),
     sa.Column("writer_heartbeat", Timestamp, nullable=True),
     sa.CheckConstraint("singleton = 1", name="one_row"),
 )

@@ -24,6 +24,9 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("api.cli", "serve the REST API over the read model"),
     "simulate": ("simulator.cli", "run an Omni-compatible gRPC server with a generated fleet"),
     "demo": ("omni_readmodel.demo", "simulator + watcher + API on SQLite with one command"),
+    "prune": ("omni_readmodel.prune_command", "remove history older than a horizon (current answers unchanged)"),
+    "rebuild": ("omni_readmodel.rebuild_command", "recompute the projection from the event log (--check: compare only)"),
+    "report": ("omni_readmodel.report_command", "fleet reports from the history (machine counts, versions, ...)"),
 }
 
 

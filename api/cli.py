@@ -78,10 +78,11 @@ def _add_access_arguments(parser: argparse.ArgumentParser) -> None:
         "--auth", choices=("tokens", "none"),
         help="tokens: every route but /livez and /readyz needs Authorization: Bearer (omni-readmodel token); "
              "none: no authentication, the default on loopback and refused beyond it unless given explicitly")
-    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain)")
-    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS with this PEM certificate (chain) (default: plain HTTP)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert (default: none)")
     parser.add_argument("--tls-client-ca", metavar="FILE",
-                        help="mutual TLS: require a client certificate signed by a CA in this PEM file")
+                        help="mutual TLS: require a client certificate signed by a CA in this PEM file "
+                             "(default: no client certificate asked)")
     parser.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
                         help="allow cross-origin browser requests from ORIGIN (e.g. https://dash.example.com; "
                              "* for any); repeatable; default: no CORS headers")

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
-import sqlalchemy as sa
 from falcon.asgi import Request, Response
 
 from api import params as qp
@@ -31,7 +30,6 @@ from api.queries import Queries
 from api.routes import Derived, KeyMap, Match, Route, Shape
 from api.sources import HistorySource, ListQuery, LiveSource, Page, paginate
 from models import catalog, history, projections
-from models.schema import meta
 
 JSON = "application/json; charset=utf-8"
 AT_HEADER = "X-Readmodel-At"  # with at=: "head" (the point is at or after the head) or "past"
@@ -51,7 +49,6 @@ class Api:
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
         self.freshness = Freshness(db)
         self.trust_proxy_headers = trust_proxy_headers
-        self._select_horizon = db.compile(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1))
 
     def base(self, req: Request) -> Base:
         get = req.get_header
@@ -76,19 +73,14 @@ class Api:
         """Where ``at=`` reads (models/history.py says how); 409/410 problems naming the revision to ask for.
         Below the retention horizon (``omni-readmodel prune``) the log no longer answers: 410."""
         try:
-            resolved = self.db.history(lambda connection: history.resolve(connection, point, head))
+            return self.db.history(lambda connection: history.resolve(connection, point, head))
+        except history.Pruned as exc:
+            raise PointProblem(410, "pruned", "Gone", str(exc), exc.revision,
+                               headers={"X-Readmodel-Horizon": str(exc.revision)}) from None
         except history.BeforeHistory as exc:
             raise PointProblem(410, "before-history", "Gone", str(exc), exc.revision) from None
         except history.PointError as exc:  # inside the first bootstrap, or beyond the head
             raise PointProblem(409, "no-complete-state", "Conflict", str(exc), exc.revision) from None
-        row = self.db.one(self._select_horizon, {})
-        horizon = int(row[0]) if row and row[0] is not None else 0
-        if resolved.revision < horizon:
-            raise PointProblem(
-                410, "pruned", "Gone", f"history before revision {horizon} was pruned (the retention horizon); "
-                f"at={resolved.revision} is older: ask for at={horizon} or later", horizon,
-                headers={"X-Readmodel-Horizon": str(horizon)})
-        return resolved
 
 
 class PointProblem(problems.Problem):

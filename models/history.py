@@ -128,6 +128,15 @@ class DuringBootstrap(PointError):
     pass
 
 
+class Pruned(BeforeHistory):
+    """Before the retention horizon (``omni-readmodel prune``): ``revision`` is the horizon."""
+
+
+def retention_horizon(conn: Connection) -> int:
+    """The retention horizon (0: nothing was ever pruned)."""
+    return int(conn.execute(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1)).scalar() or 0)
+
+
 def oldest_revision(conn: Connection) -> int | None:
     value = conn.execute(sa.select(sa.func.min(events.c.revision))).scalar()
     return None if value is None else int(value)
@@ -156,6 +165,10 @@ def resolve(conn: Connection, point: int | datetime, head: int) -> Point:
         revision = min(revision_at(conn, point), head)  # a time after the last event is the head
     if revision == head:
         return Point(head, True)
+    horizon = retention_horizon(conn)
+    if revision < horizon:
+        raise Pruned(f"history before revision {horizon} was pruned (the retention horizon); {_describe(point)} "
+                     f"is older: ask for at={horizon} or later", horizon)
     oldest = oldest_revision(conn)
     if oldest is None or revision < oldest:
         # an empty log has only the head, answered above

@@ -47,9 +47,7 @@ class Pruned:
     deleted: int
 
 
-def horizon(conn: Connection) -> int:
-    """The retention horizon (0: nothing was ever pruned)."""
-    return int(conn.execute(sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1)).scalar() or 0)
+horizon = history.retention_horizon
 
 
 def horizon_for(conn: Connection, *, before: int | None = None, older_than: datetime | None = None) -> int:

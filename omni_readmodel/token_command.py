@@ -21,11 +21,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("name", help="a unique name, logged by the API instead of the token")
     create.add_argument("--scope", action="append", choices=tokens.SCOPES, required=True, dest="scopes",
                         help="what the token may read: read (every route but the sensitive ones), sensitive "
-                             "(kubeconfigs); repeat for both")
+                             "(kubeconfigs); repeat for both (required)")
     create.add_argument("--expires", default="never",
                         help="lifetime: 90d, 12h, 30m, 2w, or never (default never)")
     listing = actions.add_parser("list", help="name, scopes, dates and state of every token (never the token)")
-    revoke = actions.add_parser("revoke", help="revoke a token; every API worker refuses it within 5 s")
+    revoke = actions.add_parser("revoke", help="revoke a token; every API worker refuses it within 2 s")
     revoke.add_argument("name")
     for action in (create, listing, revoke):
         add_database_url(action)

@@ -104,35 +104,40 @@ def openapi_paths() -> dict[str, Any]:
     def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
-    when = {"type": "string", "pattern": r"^([0-9]{1,6}[mhdw]|[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ].+)?)$"}
+    # what parse_time accepts, exactly: an age, a calendar date, or an RFC 3339 time
+    time_of_day = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+    day = r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    when = {"type": "string", "pattern": rf"^([0-9]{{1,5}}[mhd]|[0-9]{{1,4}}w|{day}"
+                                         rf"|{day}T{time_of_day}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"}
+    takes = {reports.SINCE: query("since", "start: an age (90d, 12h, 2w, 30m), a date or an RFC 3339 time (UTC); "
+                                           "since at or after until is an empty interval", when),
+             reports.UNTIL: query("until", "end, same forms (default: now)", when),
+             reports.CLUSTER: query("cluster", "only this cluster",
+                                    {"type": "string", "maxLength": 256, "pattern": "^[^\\u0000]*$"})}
+    responses = {
+        "200": {"description": "the rows", "headers": {
+            "X-Report-Truncated": {"schema": {"type": "string", "enum": ["true", "false"]},
+                                   "description": "true when limit cut the answer"}},
+                "content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                            "text/csv": {"schema": {"type": "string"}}}},
+        "400": problem("a malformed or unsupported parameter, named in the problem"),
+        "429": problem("too many reports running in this worker; retry after Retry-After"),
+        "503": problem("the database is unavailable, or the report ran past the query timeout "
+                       "(serve --query-timeout); narrow since/until or the cluster"),
+    }
+    # one path per report, each with exactly the parameters it takes
+    paths = {API + f"/reports/{report.name}": {"get": {
+        "summary": report.description, "operationId": "report_" + report.name.replace("-", "_"),
+        "tags": ["reports"],
+        "parameters": [takes[name] for name in (reports.SINCE, reports.UNTIL, reports.CLUSTER)
+                       if name in report.takes] + [
+            query("limit", f"at most this many rows (default {reports.DEFAULT_LIMIT})",
+                  {"type": "integer", "minimum": 1, "maximum": reports.MAX_LIMIT})],
+        "responses": responses}} for report in reports.REPORTS.values()}
     return {
+        **paths,
         API + "/reports": {"get": {
             "summary": "List the reports", "operationId": "listReports", "tags": ["reports"],
             "responses": {"200": {"description": "name, description, parameters and columns of each report",
                                   "content": {"application/json": {"schema": {"type": "array"}}}}}}},
-        API + "/reports/{name}": {"get": {
-            "summary": "Run a report over the history (JSON, or CSV with Accept: text/csv)",
-            "operationId": "getReport", "tags": ["reports"],
-            "parameters": [
-                {"name": "name", "in": "path", "required": True,
-                 "schema": {"type": "string", "enum": list(reports.REPORTS)}},
-                query("since", "start: an age (90d, 12h, 2w, 30m), a date or an RFC 3339 time (UTC)", when),
-                query("until", "end, same forms (default: now)", when),
-                query("cluster", "only this cluster", {"type": "string", "maxLength": 256}),
-                query("limit", f"at most this many rows (default {reports.DEFAULT_LIMIT})",
-                      {"type": "integer", "minimum": 1, "maximum": reports.MAX_LIMIT}),
-            ],
-            "responses": {
-                "200": {"description": "the rows", "headers": {
-                    "X-Report-Truncated": {"schema": {"type": "string", "enum": ["true", "false"]},
-                                           "description": "true when limit cut the answer"}},
-                        "content": {"application/json": {"schema": {"type": "array",
-                                                                    "items": {"type": "object"}}},
-                                    "text/csv": {"schema": {"type": "string"}}}},
-                "400": problem("a malformed or unsupported parameter, named in the problem"),
-                "404": problem("no such report"),
-                "429": problem("too many reports running in this worker; retry after Retry-After"),
-                "503": problem("the database is unavailable, or the report ran past the query timeout "
-                               "(serve --query-timeout); narrow since/until or the cluster"),
-            }}},
     }

@@ -204,8 +204,7 @@ def parse_params(report: Report, values: Mapping[str, str | None], now: datetime
                                     f"(it takes {', '.join(sorted(report.takes)) or 'nothing'})")
     since = parse_time(SINCE, given[SINCE], now) if SINCE in given else None
     until = parse_time(UNTIL, given[UNTIL], now) if UNTIL in given else None
-    if since is not None and until is not None and since >= until:
-        raise ReportError(SINCE, "since must be before until")
+    # since at or after until is an empty interval: no rows, not an error
     limit = DEFAULT_LIMIT
     if "limit" in given:
         text = given["limit"]
@@ -213,8 +212,8 @@ def parse_params(report: Report, values: Mapping[str, str | None], now: datetime
             raise ReportError("limit", f"limit must be an integer from 1 to {MAX_LIMIT}")
         limit = int(text)
     cluster = given.get(CLUSTER, "")
-    if len(cluster) > 256 or not cluster.isprintable():
-        raise ReportError(CLUSTER, "cluster must be a printable id of at most 256 characters")
+    if len(cluster) > 256 or "\x00" in cluster:
+        raise ReportError(CLUSTER, "cluster must be an id of at most 256 characters, without NUL")
     return Params(since, until, cluster, limit)
 
 

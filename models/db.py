@@ -63,3 +63,12 @@ def as_utc(value: Any) -> datetime | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def missing_sqlite_file(url: URL | str | None) -> str | None:
+    """The path of a SQLite file ``url`` names that does not exist (None for other databases, in-memory ones
+    and existing files): commands that only read or repair must refuse it, not create an empty database."""
+    parsed = database_url(str(url) if url is not None else None)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(parsed.database).is_file() else parsed.database

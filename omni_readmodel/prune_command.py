@@ -9,10 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from models import migrate, reports, retention
-from models.db import SchemaError, create_engine, database_url, redacted
+from models.db import SchemaError, create_engine, database_url, missing_sqlite_file, redacted
 from models.options import add_database_url
 
 
@@ -39,7 +38,7 @@ def _age(text: str) -> datetime:
 
 def run(args: argparse.Namespace) -> int:
     url = database_url(args.database_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    if missing_sqlite_file(url) is not None:
         return _fail(f"database {redacted(url)} does not exist")
     if args.chunk < 1:
         return _fail("--chunk must be at least 1")

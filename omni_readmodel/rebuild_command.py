@@ -12,12 +12,11 @@ import argparse
 import sys
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import sqlalchemy as sa
 
 from models import migrate, rebuild
-from models.db import SchemaError, create_engine, database_url, redacted
+from models.db import SchemaError, create_engine, database_url, missing_sqlite_file, redacted
 from models.options import add_database_url
 from models.schema import kind_revisions, resources
 from watcher.documents import load_projections
@@ -135,7 +134,7 @@ def replace_projection(writer: Writer, wanted: dict, kinds: dict) -> None:
 
 def run(args: argparse.Namespace) -> int:
     url = database_url(args.database_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    if missing_sqlite_file(url) is not None:
         return _fail(f"database {redacted(url)} does not exist")
     engine = create_engine(url)
     try:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from models import migrate, reports
-from models.db import SchemaError, create_engine, database_url, redacted
+from models.db import SchemaError, create_engine, database_url, missing_sqlite_file, redacted
 from models.options import add_database_url
 
 
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     except reports.ReportError as exc:
         return _fail(str(exc))
     url = database_url(args.database_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    if missing_sqlite_file(url) is not None:
         return _fail(f"database {redacted(url)} does not exist")
     engine = create_engine(url)
     try:

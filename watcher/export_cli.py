@@ -19,11 +19,10 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TextIO
 
 from models import catalog, history, migrate
-from models.db import SchemaError, create_engine, database_url, redacted
+from models.db import SchemaError, create_engine, missing_sqlite_file, redacted
 from models.options import add_database_url
 from models.resource import StoredResource
 
@@ -79,15 +78,8 @@ def write_export(conn, out: TextIO, types: list[str] | None = None, at: str | No
 EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a program killed by SIGPIPE
 
 
-def _missing_sqlite_file(url: str) -> str | None:
-    parsed = database_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return None
-    return None if Path(parsed.database).exists() else parsed.database
-
-
 def run(args: argparse.Namespace) -> int:
-    missing = _missing_sqlite_file(args.database_url)
+    missing = missing_sqlite_file(args.database_url)
     if missing is not None:
         print(f"omni-readmodel export: no database at {missing} (run the watcher, or pass --database-url)",
               file=sys.stderr)

@@ -16,7 +16,7 @@ import falcon
 import falcon.asgi
 
 from api import metrics as api_metrics
-from api import openapi, ops, problems
+from api import history_routes, openapi, ops, problems
 from api import reports as report_routes
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Any:
         live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
+    history_routes.register(app, api)  # <item>/history, <item>/diff, /changes
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

@@ -274,3 +274,61 @@ def versions(conn: Connection, namespace: str, type_: str, id_: str) -> Iterator
              .order_by(events.c.revision))
     for row in conn.execute(query):
         yield int(row.revision), row.event, _stored(row)
+
+
+@dataclass(frozen=True, slots=True)
+class Logged:
+    """One logged event of a resource: its revision, kind of event, time and the state after it (a destroy
+    carries the last state)."""
+
+    revision: int
+    event: str
+    observed_at: datetime
+    state: StoredResource
+
+
+def log_of(conn: Connection, namespace: str, type_: str, id_: str, until: int) -> list[Logged]:
+    """Every logged event of one resource up to ``until``, oldest first: one range of the
+    (namespace, type, id, revision) index, so the cost follows this resource's history, not the log's."""
+    query = (sa.select(events.c.revision, events.c.event, events.c.observed_at, *[events.c[n] for n in _STATE_COLUMNS])
+             .where(events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
+                    events.c.revision <= until)
+             .order_by(events.c.revision))
+    return [Logged(int(row.revision), row.event, _aware(row.observed_at), _stored(row)) for row in conn.execute(query)]
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """One resource's events in a revision range: the first and last (with the labels after the last)."""
+
+    namespace: str
+    type: str
+    id: str
+    first_revision: int
+    first_event: str
+    last_revision: int
+    last_event: str
+    events: int
+    labels: dict
+
+
+def changed_between(conn: Connection, low: int, high: int, kinds: list[tuple[str, str]], cap: int) -> list[Changed]:
+    """Resources of ``kinds`` with events in (``low``, ``high``], at most ``cap`` of them (the caller
+    refuses a range with more). A range of the revision key: the cost follows the events in the range."""
+    if not kinds:
+        return []
+    grouped = (sa.select(events.c.namespace, events.c.type, events.c.id,
+                         sa.func.min(events.c.revision).label("first"), sa.func.max(events.c.revision).label("last"),
+                         sa.func.count().label("n"))
+               .where(events.c.revision > low, events.c.revision <= high,
+                      sa.or_(*[sa.and_(events.c.namespace == ns, events.c.type == t) for ns, t in kinds]))
+               .group_by(events.c.namespace, events.c.type, events.c.id)
+               .limit(cap)
+               .subquery("g"))
+    first, last = events.alias("f"), events.alias("l")
+    query = (sa.select(grouped.c.namespace, grouped.c.type, grouped.c.id, grouped.c.first, first.c.event,
+                       grouped.c.last, last.c.event, grouped.c.n, last.c.labels)
+             .join(first, first.c.revision == grouped.c.first)
+             .join(last, last.c.revision == grouped.c.last))
+    return [Changed(row[0], row[1], row[2], int(row[3]), row[4], int(row[5]), row[6], int(row[7]), row[8] or {})
+            for row in conn.execute(query)]

@@ -15,8 +15,8 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from api import metrics as api_metrics
 from api import history_routes, openapi, ops, problems
+from api import metrics as api_metrics
 from api import reports as report_routes
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout

@@ -59,9 +59,19 @@ async def _resolve(api: Api, name: str, point: int | datetime, head: int) -> int
     try:
         resolved = await api.db.run(api.revision_at, point, head)
     except PointProblem as problem:
-        problem.parameter = name
-        raise
+        raise _named(problem, name) from None
     return resolved.revision
+
+
+def _named(problem: PointProblem, name: str) -> PointProblem:
+    problem.parameter = name  # PointProblem names at=; these name their own parameter
+    return problem
+
+
+def _gone(name: str, horizon: int) -> PointProblem:
+    return _named(PointProblem(410, "pruned", "Gone", f"history before revision {horizon} was pruned (the retention "
+                               f"horizon); {name} is older: ask for {name}={horizon} or later", horizon,
+                               headers={"X-Readmodel-Horizon": str(horizon)}), name)
 
 
 def _horizon_check(db: Database, name: str, point: int | datetime) -> None:
@@ -72,9 +82,23 @@ def _horizon_check(db: Database, name: str, point: int | datetime) -> None:
 
     revision, horizon = db.history(read)
     if revision < horizon:
-        raise PointProblem(410, "pruned", "Gone", f"history before revision {horizon} was pruned (the retention "
-                           f"horizon); {name} is older: ask for {name}={horizon} or later", horizon,
-                           headers={"X-Readmodel-Horizon": str(horizon)})
+        raise _gone(name, horizon)
+
+
+def _range_start(db: Database, point: int | datetime, head: int) -> int:
+    """``from`` of /changes: every event after it must still be logged (at or after the retention
+    horizon); 409 beyond the head."""
+    def read(conn: Any) -> tuple[int, int]:
+        revision = point if isinstance(point, int) else min(history.revision_at(conn, point), head)
+        return revision, history.retention_horizon(conn)
+
+    revision, horizon = db.history(read)
+    if revision > head:
+        raise _named(PointProblem(409, "no-complete-state", "Conflict",
+                                  f"from={revision} is beyond the head revision {head}", head), "from")
+    if revision < horizon:
+        raise _gone("from", horizon)
+    return revision
 
 
 def _revision_cursor(params: dict[str, Any]) -> int | None:
@@ -196,7 +220,7 @@ class DiffEndpoint(_Base):
             if low is None:
                 low = _before(replay, high)
         documents = await api.db.run(self._documents, path_id, low, high)
-        patch = jsonpatch.make_patch(*documents)
+        patch = jsonpatch.make_patch(*(json.loads(d.replace(LINK, base.json)) for d in documents))
         resp.set_header("X-Readmodel-From", str(low))
         resp.set_header("X-Readmodel-To", str(high))
         body = json.dumps(patch.patch, separators=(",", ":"), ensure_ascii=False).encode()
@@ -204,15 +228,15 @@ class DiffEndpoint(_Base):
 
     on_head = on_get
 
-    def _documents(self, path_id: str, low: int, high: int) -> tuple[Any, Any]:
+    def _documents(self, path_id: str, low: int, high: int) -> list[bytes]:
         """The documents at ``low`` and ``high`` as ``?at=`` answers them (links still placeholders)."""
         out = []
         for name, revision in (("from", low), ("to", high)):
             document = route_documents.document(self.route, HistorySource(self.api.db, revision), path_id)
             if document is None:
                 raise _absent(f"{self.route.not_found}: {path_id!r} did not exist at revision {revision}", name)
-            out.append(json.loads(document))
-        return out[0], out[1]
+            out.append(document)
+        return out
 
 
 def _absent(detail: str, parameter: str) -> problems.Problem:
@@ -228,11 +252,12 @@ def _latest(replay: versions.Replay, head: int) -> int:
 
 
 def _before(replay: versions.Replay, high: int) -> int:
-    """``from`` by default: the version before the one ``to`` reads."""
+    """``from`` by default: the version before the one ``to`` reads (before a destroy: the last state)."""
     listed = [v for v in replay.versions if v.revision <= high]
     if len(listed) < 2:
         raise _absent(f"no version before revision {high}: give from=", "from")
-    return listed[-2].revision
+    previous = listed[-2]
+    return previous.revision - 1 if previous.event == versions.DESTROYED else previous.revision
 
 
 @dataclass
@@ -273,7 +298,7 @@ class ChangesEndpoint(_Base):
             raise bad_parameter("cursor", "not a cursor this API issued")
         base = api.base(req)
         head = api.db.head(fresh=True)
-        low = await _resolve(api, "from", start, head)
+        low = await api.db.run(_range_start, api.db, start, head)
         high = head if end is None else await _resolve(api, "to", end, head)
         if low > high:
             raise bad_parameter("from", f"revision {low} is after to (revision {high})")

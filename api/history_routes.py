@@ -177,7 +177,7 @@ class HistoryEndpoint(_Base):
         if more:
             resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[-1].revision))))
         resp.set_header("X-Total-Count", str(total))
-        body = json_array([_entry(v) for v in page])
+        body = json_array([_entry(v, replay.document(v)) for v in page])
         _answer(req, resp, base, f"{replay.last_input}.{replay.horizon}", head, body)
 
     on_head = on_get
@@ -191,10 +191,10 @@ def _within(version: versions.Version, since: int | datetime | None, until: int 
     return True
 
 
-def _entry(version: versions.Version) -> bytes:
+def _entry(version: versions.Version, document: bytes) -> bytes:
     head = json.dumps({"revision": version.revision, "observed_at": _rfc3339(version.observed_at),
                        "event": version.event, "version": version.version}, separators=(",", ":"))
-    return head[:-1].encode() + b',"document":' + version.document + b"}"
+    return head[:-1].encode() + b',"document":' + document + b"}"
 
 
 class DiffEndpoint(_Base):

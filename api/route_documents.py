@@ -9,13 +9,14 @@ replay only these resources' events (``api.versions``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from api.problems import Problem
 from api.resources import Endpoint
 from api.routes import ROUTES, KeyMap, Route, Shape
-from models import catalog, projections
+from models import catalog, history, projections
 from models.resource import StoredResource
 
 Key = tuple[str, str, str]
@@ -69,16 +70,20 @@ def document(route: Route, source: Any, path_id: str) -> bytes | None:
 
 class StateSource:
     """A source over resource states held in memory (a replay's current states), answering the few
-    questions an item route asks."""
+    questions an item route asks. A state may be a ``history.Logged`` event, decoded when first read."""
 
-    def __init__(self, states: dict[Key, StoredResource]) -> None:
+    def __init__(self, states: Mapping[Key, StoredResource | history.Logged]) -> None:
         self.states = states
 
+    def _get(self, key: Key) -> StoredResource | None:
+        found = self.states.get(key)
+        return found.state if isinstance(found, history.Logged) else found
+
     def resource(self, kind: catalog.Kind, id_: str) -> StoredResource | None:
-        return self.states.get((kind.namespace, kind.type, id_))
+        return self._get((kind.namespace, kind.type, id_))
 
     def _lookup(self, namespace: str, type_: str, id_: str) -> StoredResource | None:
-        return self.states.get((namespace, type_, id_))
+        return self._get((namespace, type_, id_))
 
     def document(self, kind: catalog.Kind, id_: str) -> bytes | None:
         resource = self.resource(kind, id_)
@@ -88,7 +93,7 @@ class StateSource:
         return None if text is None else text.encode()
 
     def exists(self, kind: catalog.Kind, id_: str) -> bool:
-        return self.resource(kind, id_) is not None
+        return (kind.namespace, kind.type, id_) in self.states
 
     def label(self, kind: catalog.Kind, id_: str, key: str) -> str | None:
         resource = self.resource(kind, id_)

@@ -14,10 +14,12 @@ parse and resolve a point the same way (``parse_point``, ``resolve``):
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -276,25 +278,65 @@ def versions(conn: Connection, namespace: str, type_: str, id_: str) -> Iterator
         yield int(row.revision), row.event, _stored(row)
 
 
-@dataclass(frozen=True, slots=True)
 class Logged:
-    """One logged event of a resource: its revision, kind of event, time and the state after it (a destroy
-    carries the last state)."""
+    """One logged event of a resource: its revision, kind of event, time, COSI version, and the state after
+    it (a destroy carries the last state), decoded from the row only when asked for: a replay reads many
+    events and needs the whole state of few."""
 
-    revision: int
-    event: str
-    observed_at: datetime
-    state: StoredResource
+    __slots__ = ("revision", "event", "observed_at", "version", "_row", "_state")
+
+    def __init__(self, row: sa.Row) -> None:
+        self.revision = int(row.revision)
+        self.event = row.event
+        self.observed_at = _moment_of(row.observed_at)
+        self.version = int(row.version)
+        self._row = row
+        self._state: StoredResource | None = None
+
+    @property
+    def state(self) -> StoredResource:
+        if self._state is None:
+            row = self._row
+            self._state = StoredResource(
+                row.namespace, row.type, row.id, self.version, row.phase, row.owner, _moment_of(row.created),
+                _moment_of(row.updated), _decoded(row.labels) or {}, _decoded(row.annotations) or {},
+                _decoded(row.finalizers) or [], _decoded(row.spec) or {})
+        return self._state
+
+
+_JSON_COLUMNS = ("labels", "annotations", "finalizers", "spec")
+_TIME_COLUMNS = ("created", "updated", "observed_at")
+
+
+def _raw(name: str) -> sa.ColumnElement:
+    """A column without SQLAlchemy's result processing (``Logged`` decodes what it needs): JSON as text on
+    both backends, times as the driver gives them (a string on SQLite, a datetime on PostgreSQL)."""
+    column = events.c[name]
+    if name in _JSON_COLUMNS:
+        return sa.cast(column, sa.Text).label(name)
+    if name in _TIME_COLUMNS:
+        return sa.type_coerce(column, sa.String).label(name)
+    return column
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _moment_of(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return _aware(value)
 
 
 def log_of(conn: Connection, namespace: str, type_: str, id_: str, until: int) -> list[Logged]:
     """Every logged event of one resource up to ``until``, oldest first: one range of the
     (namespace, type, id, revision) index, so the cost follows this resource's history, not the log's."""
-    query = (sa.select(events.c.revision, events.c.event, events.c.observed_at, *[events.c[n] for n in _STATE_COLUMNS])
+    query = (sa.select(events.c.revision, events.c.event, *[_raw(n) for n in ("observed_at", *_STATE_COLUMNS)])
              .where(events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
                     events.c.revision <= until)
              .order_by(events.c.revision))
-    return [Logged(int(row.revision), row.event, _aware(row.observed_at), _stored(row)) for row in conn.execute(query)]
+    return [Logged(row) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)

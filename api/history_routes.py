@@ -153,6 +153,10 @@ class _Base:
 class HistoryEndpoint(_Base):
     """``GET <item>/history``: the versions of the item route's document, newest first."""
 
+    def __init__(self, api: Api, route: Route, replays: versions.ReplayCache) -> None:
+        super().__init__(api, route)
+        self.replays = replays
+
     async def on_get(self, req: Request, resp: Response, id: str) -> None:  # noqa: A002 - the route's name
         api, route = self.api, self.route
         params = req.params
@@ -166,7 +170,18 @@ class HistoryEndpoint(_Base):
         head = api.db.head(fresh=True)
         if since is not None:
             await api.db.run(_horizon_check, api.db, "since", since)
-        replay = await api.db.run(api.db.history, lambda conn: versions.replay(conn, route, path_id, head))
+        cache = self.replays
+        replay, token = await api.db.run(api.db.history, lambda conn: cache.read(conn, route, path_id, head))
+        etag = etag_for(token, req, base)
+        header = req.get_header("If-None-Match")
+        if header is not None and etag_matches(header, etag):  # nothing it reads changed: no replay
+            resp.status = 304
+            resp.set_header("ETag", etag)
+            resp.set_header("X-Readmodel-Revision", str(head))
+            return
+        if replay is None:
+            replay = await api.db.run(api.db.history,
+                                      lambda conn: cache.replay(conn, route, path_id, head, token))
         if not replay.existed:
             raise not_found(f"{route.not_found}: {path_id!r} (never logged)")
         chosen = [v for v in reversed(replay.versions) if _within(v, since, until)]
@@ -178,7 +193,7 @@ class HistoryEndpoint(_Base):
             resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[-1].revision))))
         resp.set_header("X-Total-Count", str(total))
         body = json_array([_entry(v, replay.document(v)) for v in page])
-        _answer(req, resp, base, f"{replay.last_input}.{replay.horizon}", head, body)
+        _answer(req, resp, base, token, head, body)
 
     on_head = on_get
 
@@ -375,7 +390,8 @@ def _net(change: Change) -> str:
 
 def register(app: App, api: Api) -> None:
     """The history routes of every item route with a history (``route_documents.HISTORY_ROUTES``)."""
+    replays = versions.ReplayCache()
     for route in route_documents.HISTORY_ROUTES:
-        app.add_route(route.template + "/history", HistoryEndpoint(api, route))
+        app.add_route(route.template + "/history", HistoryEndpoint(api, route, replays))
         app.add_route(route.template + "/diff", DiffEndpoint(api, route))
     app.add_route(API + "/changes", ChangesEndpoint(api))

@@ -15,6 +15,8 @@ longer answers it), but the kept state at the horizon is the starting point of t
 from __future__ import annotations
 
 import heapq
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -121,3 +123,31 @@ def replay(conn: Connection, route: Route, path_id: str, head: int) -> Replay:
         if revision >= horizon:
             out.append(entry)
     return Replay(route, path_id, out, previous is not None, last_input, horizon)
+
+
+class ReplayCache:
+    """The last few replays of a worker, by (route, id, newest input revision, horizon): a page after the
+    first, or a poll while nothing changed, reuses the replay; any new input event is another key."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._replays: OrderedDict[tuple, Replay] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, conn: Connection, route: Route, path_id: str, head: int) -> tuple[Replay | None, str]:
+        """(the cached replay or None, the version token the answer depends on) from two cheap reads."""
+        keys = route_documents.inputs(route, path_id)
+        token = f"{history.last_revision_of(conn, keys, head)}.{history.retention_horizon(conn)}"
+        with self._lock:
+            found = self._replays.get((route.path, path_id, token))
+            if found is not None:
+                self._replays.move_to_end((route.path, path_id, token))
+        return found, token
+
+    def replay(self, conn: Connection, route: Route, path_id: str, head: int, token: str) -> Replay:
+        found = replay(conn, route, path_id, head)
+        with self._lock:
+            self._replays[(route.path, path_id, token)] = found
+            while len(self._replays) > self.size:
+                self._replays.popitem(last=False)
+        return found

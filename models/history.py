@@ -374,3 +374,15 @@ def changed_between(conn: Connection, low: int, high: int, kinds: list[tuple[str
              .join(last, last.c.revision == grouped.c.last))
     return [Changed(row[0], row[1], row[2], int(row[3]), row[4], int(row[5]), row[6], int(row[7]), row[8] or {})
             for row in conn.execute(query)]
+
+
+def last_revision_of(conn: Connection, keys: list[tuple[str, str, str]], until: int) -> int:
+    """The newest revision at or before ``until`` of an event of any of ``keys`` (0 if none): one index
+    seek per resource."""
+    newest = 0
+    for namespace, type_, id_ in keys:
+        value = conn.execute(sa.select(sa.func.max(events.c.revision)).where(
+            events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
+            events.c.revision <= until)).scalar()
+        newest = max(newest, int(value or 0))
+    return newest

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -50,10 +50,17 @@ class Replay:
     last_input: int  # the newest revision of an input event (what the answer depends on)
     horizon: int
 
+    rendered: dict[int, bytes] = field(default_factory=dict)  # revision -> document, once rendered
+
     def document(self, version: Version) -> bytes:
-        """The version's document, rendered only when asked for (a page renders its own versions only)."""
-        document = route_documents.document(self.route, route_documents.StateSource(version.states), self.path_id)
-        assert document is not None  # a version's states hold its document's own resource
+        """The version's document, rendered only when asked for (a page renders its own versions only)
+        and then kept with the replay (``ReplayCache``: the next request for the page reads no row)."""
+        document = self.rendered.get(version.revision)
+        if document is None:
+            source = route_documents.StateSource(version.states)
+            document = route_documents.document(self.route, source, self.path_id)
+            assert document is not None  # a version's states hold its document's own resource
+            self.rendered[version.revision] = document
         return document
 
 

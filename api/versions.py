@@ -136,7 +136,7 @@ class ReplayCache:
     """The last few replays of a worker, by (route, id, newest input revision, horizon): a page after the
     first, or a poll while nothing changed, reuses the replay; any new input event is another key."""
 
-    def __init__(self, size: int = 32) -> None:
+    def __init__(self, size: int = 16) -> None:  # a replay holds its events' rows: ~1 MB for 500 events
         self.size = size
         self._replays: OrderedDict[tuple, Replay] = OrderedDict()
         self._lock = threading.Lock()

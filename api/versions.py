@@ -77,6 +77,7 @@ class _Inputs:
         self.parent = None if parent is None else (parent.namespace, parent.type, path_id)
         self.states: dict[Key, history.Logged] = {}
         self.source = route_documents.StateSource(self.states)
+        self._joined: dict[Key, tuple[tuple, Any]] = {}  # join key -> (the events it read, its part)
 
     def present(self) -> bool:
         """Whether the route answers a document (its item responder: the parent, then the resource)."""
@@ -87,7 +88,13 @@ class _Inputs:
         if key == self.own:
             return route_documents.document(self.route, self.source, self.path_id)
         if key in self.joins:
-            return projections.joined_part(self.states[self.own].state, self.source._lookup, self.joins[key])
+            pair = tuple(self.states.get(k) for k in (self.own, *self.joins))  # what the part reads
+            known = self._joined.get(key)
+            if known is not None and known[0] == pair:  # the last event's "after" is the next one's "before"
+                return known[1]
+            part = projections.joined_part(self.states[self.own].state, self.source._lookup, self.joins[key])
+            self._joined[key] = (pair, part)
+            return part
         return None  # the parent: only whether it exists matters
 
 

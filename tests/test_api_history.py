@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.settings import Settings
 from models import catalog, retention
+from models.catalog import LABEL_CLUSTER
 from models.schema import streams
 from tests.api_support import ReadModel, resource
 
@@ -166,7 +167,7 @@ def _small(url: str) -> Harness:
     model.apply([resource("MachineStatus", "m1", {"network": {"hostname": "a"}})])
     model.apply([(MACHINE.namespace, MACHINE.type, "m1")])
     model.apply([resource("Machine", "m1", {"connected": False})])
-    model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.31.1"})])
+    model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.31.1"}, labels={LABEL_CLUSTER: "c1"})])
     return made
 
 
@@ -265,3 +266,24 @@ def test_openapi_documents_every_history_route(small: Harness) -> None:
     wanted = {route.template + end for route in HISTORY_ROUTES for end in ("/history", "/diff")} | {API + "/changes"}
     assert wanted <= set(paths)
     assert "application/json-patch+json" in paths[API + "/machines/{id}/diff"]["get"]["responses"]["200"]["content"]
+
+
+def test_changes_filter_and_paginate(small: Harness) -> None:
+    everything = small.get(f"{API}/changes?from=0").json()
+    assert [(c["collection"], c["id"], c["first_event"], c["last_event"], c["versions"])
+            for c in everything["changes"]] == [("clusters", "c1", "created", "created", 1),
+                                                ("machines", "m1", "created", "created", 4)]
+    assert everything["summary"] == {"clusters": {"created": 1, "updated": 0, "destroyed": 0},
+                                      "machines": {"created": 1, "updated": 0, "destroyed": 0}}
+    # m1 existed at 1: destroyed at 3 and re-created at 4 is an update; its MachineStatus (2) counts for it
+    since_one = small.get(f"{API}/changes?from=1&collection=machines").json()
+    assert since_one["changes"][0]["first_event"] == "updated" and since_one["changes"][0]["versions"] == 3
+    assert since_one["summary"] == {"machines": {"created": 0, "updated": 1, "destroyed": 0}}
+    for query in ("cluster=c1", "selector=omni.sidero.dev%2Fcluster%3Dc1"):
+        assert [c["id"] for c in small.get(f"{API}/changes?from=0&{query}").json()["changes"]] == ["c1"]
+    first = small.get(f"{API}/changes?from=0&limit=1")
+    assert first.headers["X-Total-Count"] == "2" and [c["id"] for c in first.json()["changes"]] == ["c1"]
+    link = first.headers["Link"]
+    second = small.get(link[1:link.index(">")])
+    assert [c["id"] for c in second.json()["changes"]] == ["m1"] and "Link" not in second.headers
+    assert second.json()["summary"] == everything["summary"]  # the summary covers every page

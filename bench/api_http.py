@@ -40,13 +40,13 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench import Result
+from bench import Result, setting
 from bench._fleet import build, machine_id
 
 ROOT = Path(__file__).resolve().parents[1]
-MACHINES = int(os.environ.get("BENCH_API_MACHINES", "10000"))
-ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "5"))
-SECONDS = int(os.environ.get("BENCH_API_SECONDS", "3"))
+MACHINES = int(setting("BENCH_API_MACHINES", 10000, 1000))
+ROUNDS = int(setting("BENCH_API_ROUNDS", 5, 1))
+SECONDS = int(setting("BENCH_API_SECONDS", 3, 2))
 CONNECTIONS = 32
 PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 _PIDS: dict[str, int] = {}  # base URL -> process id of its server (one worker: the server process itself)

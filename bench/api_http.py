@@ -9,7 +9,8 @@ A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, http
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
 - item GET with a valid bearer token (``serve --auth tokens``, wrk ``-H Authorization``) >= 0.95 of the
   same requests to the same API without auth;
-- on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup (needs
+- on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup with one kept
+  cursor and a prepared statement (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
 
 Target and baseline alternate (``BENCH_API_ROUNDS`` rounds of ``BENCH_API_SECONDS`` each) and the best run

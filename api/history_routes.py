@@ -74,13 +74,10 @@ def _gone(name: str, horizon: int) -> PointProblem:
                                headers={"X-Readmodel-Horizon": str(horizon)}), name)
 
 
-def _horizon_check(db: Database, name: str, point: int | datetime) -> None:
+def _horizon_check(conn: Any, name: str, point: int | datetime) -> None:
     """410 when ``point`` (since=) is older than the retention horizon: versions before it are gone."""
-    def read(conn: Any) -> tuple[int, int]:
-        revision = point if isinstance(point, int) else history.revision_at(conn, point)
-        return revision, history.retention_horizon(conn)
-
-    revision, horizon = db.history(read)
+    revision = point if isinstance(point, int) else history.revision_at(conn, point)
+    horizon = history.retention_horizon(conn)
     if revision < horizon:
         raise _gone(name, horizon)
 
@@ -168,32 +165,42 @@ class HistoryEndpoint(_Base):
         path_id = _path_id(id, route)
         base = api.base(req)
         head = api.db.head(fresh=True)
-        if since is not None:
-            await api.db.run(_horizon_check, api.db, "since", since)
-        cache = self.replays
-        replay, token = await api.db.run(api.db.history, lambda conn: cache.read(conn, route, path_id, head))
-        etag = etag_for(token, req, base)
         header = req.get_header("If-None-Match")
+        cache = self.replays
+        if since is not None:
+            await api.db.run(api.db.history, lambda conn: _horizon_check(conn, "since", since))
+        token = cache.token(route, path_id, head)
+        etag = etag_for(token, req, base)
         if header is not None and etag_matches(header, etag):  # nothing it reads changed: no replay
             resp.status = 304
             resp.set_header("ETag", etag)
             resp.set_header("X-Readmodel-Revision", str(head))
             return
-        if replay is None:
-            replay = await api.db.run(api.db.history,
-                                      lambda conn: cache.replay(conn, route, path_id, head, token))
-        if not replay.existed:
-            raise not_found(f"{route.not_found}: {path_id!r} (never logged)")
-        chosen = [v for v in reversed(replay.versions) if _within(v, since, until)]
-        total = len(chosen)
-        if before is not None:
-            chosen = [v for v in chosen if v.revision < before]
-        page, more = chosen[:limit], len(chosen) > limit
-        if more:
-            resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[-1].revision))))
+
+        def answer(conn: Any | None) -> tuple[list[versions.Version], int, bytes]:
+            """(the page and one more, the total, the body): blocking on a replay or a render, else cheap."""
+            replay = cache.get(route, path_id, token) if conn is None else cache.replay(conn, route, path_id,
+                                                                                         head, token)
+            if not replay.existed:
+                raise not_found(f"{route.not_found}: {path_id!r} (never logged)")
+            chosen = [v for v in reversed(replay.versions) if _within(v, since, until)]
+            total = len(chosen)
+            if before is not None:
+                chosen = [v for v in chosen if v.revision < before]
+            page = chosen[:limit + 1]
+            return page, total, json_array([_entry(v, replay.document(v)) for v in page[:limit]])
+
+        cached = cache.get(route, path_id, token)
+        newest_page = before is None and since is None and until is None
+        if cached is not None and newest_page and cached.rendered_all(cached.versions[-limit:]):
+            page, total, body = answer(None)  # the newest page of a cached replay, rendered: on the loop
+        elif cached is not None:
+            page, total, body = await api.db.run(answer, None)
+        else:
+            page, total, body = await api.db.run(api.db.history, answer)
+        if len(page) > limit:
+            resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[limit - 1].revision))))
         resp.set_header("X-Total-Count", str(total))
-        # rendering a page's documents costs ~1 ms each: off the event loop
-        body = await api.db.run(lambda: json_array([_entry(v, replay.document(v)) for v in page]))
         _answer(req, resp, base, token, head, body)
 
     on_head = on_get
@@ -401,7 +408,7 @@ def _net(change: Change) -> str:
 
 def register(app: App, api: Api) -> None:
     """The history routes of every item route with a history (``route_documents.HISTORY_ROUTES``)."""
-    replays = versions.ReplayCache()
+    replays = versions.ReplayCache(api.db)
     for route in route_documents.HISTORY_ROUTES:
         app.add_route(route.template + "/history", HistoryEndpoint(api, route, replays))
         app.add_route(route.template + "/diff", DiffEndpoint(api, route))

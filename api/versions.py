@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from api import route_documents
+from api.database import Database
 from api.routes import Route
 from models import catalog, history, projections
 
@@ -51,6 +52,9 @@ class Replay:
     horizon: int
 
     rendered: dict[int, bytes] = field(default_factory=dict)  # revision -> document, once rendered
+
+    def rendered_all(self, chosen: list[Version]) -> bool:
+        return all(version.revision in self.rendered for version in chosen)
 
     def document(self, version: Version) -> bytes:
         """The version's document, rendered only when asked for (a page renders its own versions only)
@@ -140,23 +144,34 @@ def replay(conn: Connection, route: Route, path_id: str, head: int) -> Replay:
 
 
 class ReplayCache:
-    """The last few replays of a worker, by (route, id, newest input revision, horizon): a page after the
-    first, or a poll while nothing changed, reuses the replay; any new input event is another key."""
+    """The last few replays of a worker, by (route, id, version token): the token is the newest input
+    revision and the retention horizon, so a page after the first, or a poll while nothing changed, reuses
+    the replay (and its rendered documents); any new input event is another key."""
 
-    def __init__(self, size: int = 16) -> None:  # a replay holds its events' rows: ~1 MB for 500 events
+    def __init__(self, db: Database, size: int = 16) -> None:  # a replay holds its events' rows: ~1 MB each
+        self.db = db
         self.size = size
         self._replays: OrderedDict[tuple, Replay] = OrderedDict()
         self._lock = threading.Lock()
+        self._last = db.compile(history.last_revision_statement())
+        self._horizon = db.compile(history.horizon_statement())
 
-    def read(self, conn: Connection, route: Route, path_id: str, head: int) -> tuple[Replay | None, str]:
-        """(the cached replay or None, the version token the answer depends on) from two cheap reads."""
-        keys = route_documents.inputs(route, path_id)
-        token = f"{history.last_revision_of(conn, keys, head)}.{history.retention_horizon(conn)}"
+    def token(self, route: Route, path_id: str, head: int) -> str:
+        """What the route's history depends on: one index seek per input resource on the driver (cheap
+        enough for the event loop, like an item's row lookup)."""
+        newest = 0
+        for namespace, type_, id_ in route_documents.inputs(route, path_id):
+            row = self.db.one(self._last, {"namespace": namespace, "type": type_, "id": id_, "until": head})
+            newest = max(newest, int(row[0] or 0) if row else 0)
+        row = self.db.one(self._horizon, {})
+        return f"{newest}.{int(row[0] or 0) if row else 0}"
+
+    def get(self, route: Route, path_id: str, token: str) -> Replay | None:
         with self._lock:
             found = self._replays.get((route.path, path_id, token))
             if found is not None:
                 self._replays.move_to_end((route.path, path_id, token))
-        return found, token
+        return found
 
     def replay(self, conn: Connection, route: Route, path_id: str, head: int, token: str) -> Replay:
         found = replay(conn, route, path_id, head)

@@ -4,7 +4,7 @@
 Issue 9's target: within 5x the time of the current-state list, on SQLite and PostgreSQL, over >= 5M events
 (90 days of churn over a 10k-machine fleet). Give an already generated log with ``BENCH_HISTORY_URL`` (its
 ``resources`` projection rebuilt, e.g. ``omni-readmodel rebuild``); without it, a log of
-``BENCH_HISTORY_MACHINES`` machines (default 1000; 10000 gives ~5M events) is generated with
+``BENCH_HISTORY_MACHINES`` machines (default 2000, ~1M events; 10000 gives ~5M events; 50 with ``--quick``) is generated with
 ``bench/reports_history.py``'s generator into SQLite and, with ``BENCH_PG_URL``, PostgreSQL, and the projection
 rebuilt from it. Each request runs in-process on the API app (no HTTP: the ratio is the server's work), a
 warm-up first, then ``BENCH_HISTORY_REQUESTS`` requests per route, distinct machines for the history (each
@@ -30,12 +30,12 @@ import sqlalchemy as sa
 
 from api.app import create_app
 from api.settings import Settings
-from bench import Result, reports_history
+from bench import Result, reports_history, setting
 from models.db import create_engine
 from models.schema import events
 from omni_readmodel import rebuild_command
 
-REQUESTS = int(os.environ.get("BENCH_HISTORY_REQUESTS", "30"))
+REQUESTS = int(setting("BENCH_HISTORY_REQUESTS", 30, 5))
 TARGET = 5.0
 
 
@@ -110,7 +110,7 @@ def run() -> list[Result]:
     given = os.environ.get("BENCH_HISTORY_URL")
     if given:
         return _results(create_engine(given).dialect.name, given)
-    machines = int(os.environ.get("BENCH_HISTORY_MACHINES", "1000"))
+    machines = int(setting("BENCH_HISTORY_MACHINES", 2000, 50))
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-history-") as tmp:
         targets = [("SQLite", f"sqlite:///{Path(tmp) / 'history.db'}")]

@@ -386,3 +386,16 @@ def last_revision_of(conn: Connection, keys: list[tuple[str, str, str]], until: 
             events.c.revision <= until)).scalar()
         newest = max(newest, int(value or 0))
     return newest
+
+
+def last_revision_statement() -> sa.Select:
+    """``last_revision_of`` for one resource as one statement (binds namespace, type, id, until), for
+    callers that compile their statements once (the API's driver-level reads)."""
+    return sa.select(sa.func.max(events.c.revision)).where(
+        events.c.namespace == sa.bindparam("namespace"), events.c.type == sa.bindparam("type"),
+        events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("until"))
+
+
+def horizon_statement() -> sa.Select:
+    """``retention_horizon`` as one statement."""
+    return sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1)

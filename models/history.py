@@ -376,21 +376,9 @@ def changed_between(conn: Connection, low: int, high: int, kinds: list[tuple[str
             for row in conn.execute(query)]
 
 
-def last_revision_of(conn: Connection, keys: list[tuple[str, str, str]], until: int) -> int:
-    """The newest revision at or before ``until`` of an event of any of ``keys`` (0 if none): one index
-    seek per resource."""
-    newest = 0
-    for namespace, type_, id_ in keys:
-        value = conn.execute(sa.select(sa.func.max(events.c.revision)).where(
-            events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
-            events.c.revision <= until)).scalar()
-        newest = max(newest, int(value or 0))
-    return newest
-
-
 def last_revision_statement() -> sa.Select:
-    """``last_revision_of`` for one resource as one statement (binds namespace, type, id, until), for
-    callers that compile their statements once (the API's driver-level reads)."""
+    """The newest revision at or before ``until`` of one resource's events (binds namespace, type, id,
+    until): one index seek, as one statement for callers that compile theirs once (the API's driver reads)."""
     return sa.select(sa.func.max(events.c.revision)).where(
         events.c.namespace == sa.bindparam("namespace"), events.c.type == sa.bindparam("type"),
         events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("until"))

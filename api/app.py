@@ -15,8 +15,8 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from api import feed, openapi, ops, problems
 from api import metrics as api_metrics
-from api import openapi, ops, problems
 from api import reports as report_routes
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
@@ -52,6 +52,7 @@ class Entry:
         raw = scope.get("raw_path")
         if raw:
             scope["path"] = raw.decode("latin-1")
+        scope[feed.RECEIVE] = receive  # the change feed watches for the client going away
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET"}
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Any:
         live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
+    feed.register(app, api, settings)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

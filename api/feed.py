@@ -63,7 +63,7 @@ class Gone(problems.Problem):
 
 def _position(params: dict[str, Any], last_event_id: str | None) -> int | None:
     if last_event_id is not None:
-        value = qp.integer(last_event_id.strip())
+        value = qp.integer(last_event_id)
         if value is None:
             raise problems.bad_parameter("Last-Event-ID", "must be a revision this feed sent")
         return value

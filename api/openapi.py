@@ -288,8 +288,12 @@ def build() -> dict[str, Any]:
         paths[route.template.replace(":path}", "}")] = {"get": _operation(route)}
     paths.update(_ops_paths())
     paths.update(report_routes.openapi_paths())  # the reports routes (api/reports.py)
+    from api import feed_openapi  # it reads this module's patterns
+
+    paths.update(feed_openapi.paths())
     schemas: dict[str, Any] = {doc.title: document_schema(doc) for doc in projections.DOCUMENTS.values()}
     schemas["Metadata"] = _METADATA
+    schemas.update(feed_openapi.schemas())
     schemas["Problem"] = {
         "type": "object", "description": "RFC 9457 problem details",
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},

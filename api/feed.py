@@ -250,6 +250,9 @@ def register(app: Any, api: Any, settings: Any) -> FeedPoller:
     """Add the feed route to ``app``; the worker's poller is returned (metrics, tests)."""
     poller = FeedPoller(api.db, interval=settings.feed_poll_seconds, queue_events=settings.feed_queue_events,
                         max_subscribers=settings.feed_max_subscribers)
+    from api import feed_metrics  # prometheus_client: only in workers (see api.metrics)
+
+    poller.on_clients, poller.on_overflow = feed_metrics.clients, feed_metrics.overflowed
     app.add_route(PATH, Events(api, poller, heartbeat=settings.feed_heartbeat_seconds,
                                bookmark=settings.feed_bookmark_seconds))
     return poller

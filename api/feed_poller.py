@@ -19,7 +19,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -130,6 +130,14 @@ class Subscriber:
         self.wake.set()
 
 
+def _ignore(count: int) -> None:
+    pass
+
+
+def _nothing() -> None:
+    pass
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
@@ -174,6 +182,8 @@ class FeedPoller:
         self.recent: deque[FeedEvent] = deque(maxlen=queue_events)
         self._kept_after = 0  # ``recent`` holds every event after this revision up to ``position``
         self._task: asyncio.Task | None = None
+        self.on_clients: Callable[[int], None] = _ignore  # metrics hooks (api.feed_metrics)
+        self.on_overflow: Callable[[], None] = _nothing
 
     @property
     def full(self) -> bool:
@@ -182,6 +192,7 @@ class FeedPoller:
     def register(self) -> None:
         """A feed request begins: keep the poller running (from the current head when it was idle)."""
         self.clients += 1
+        self.on_clients(self.clients)
         if self._task is None or self._task.done():
             self.position = self._kept_after = self.db.head(fresh=True)
             self.recent.clear()
@@ -190,6 +201,7 @@ class FeedPoller:
     def unregister(self, subscriber: Subscriber) -> None:
         """A feed request ended (however): forget it and its queue at once."""
         self.clients -= 1
+        self.on_clients(self.clients)
         self.subscribers.discard(subscriber)
         subscriber.close()
 
@@ -232,6 +244,7 @@ class FeedPoller:
                 subscriber.offer(event)
                 if subscriber.overflowed:
                     self.subscribers.discard(subscriber)
+                    self.on_overflow()
         self.position = max(self.position, upto)
         for subscriber in self.subscribers:
             subscriber.advance(self.position)

@@ -159,7 +159,14 @@ def _dechunk(raw: bytes) -> bytes:
         position = end + 2 + size + 2
 
 
+def overflows(stack: Stack) -> float:
+    text = httpx.get(stack.base + "/metrics", timeout=30).text
+    return sum(float(line.split()[-1]) for line in text.splitlines()
+               if line.startswith("omni_readmodel_api_feed_overflows_total"))
+
+
 def test_overflowing_client_gets_overflow_and_resumes_without_loss(stack: Stack) -> None:
+    before_test = overflows(stack)
     start = stack.head()
     address = urlsplit(stack.base)
     with socket.socket() as stalled:
@@ -167,14 +174,18 @@ def test_overflowing_client_gets_overflow_and_resumes_without_loss(stack: Stack)
         stalled.connect((address.hostname, address.port))
         stalled.sendall(f"GET /api/v1/events?since={start} HTTP/1.1\r\nHost: {address.netloc}\r\n"
                         "Accept: text/event-stream\r\nConnection: close\r\n\r\n".encode())
-        # not reading: the server's buffers and then the subscriber's queue (QUEUE events) fill up; once
-        # the watcher has committed far more than fits anywhere, the server must have given up on it
-        wait_until(lambda: stack.head() > start + 10 * QUEUE, "the churn to outrun the stalled client")
+        # not reading: the socket buffers, then the subscriber's queue (QUEUE events) fill up, and the
+        # server gives up on it (the only feed client of this test: the counter says so)
+        stack.simulator.control("POST", "/churn?rate=1000")  # the kernel's socket buffers take megabytes
+        try:
+            wait_until(lambda: overflows(stack) > before_test, "the server to give up on the stalled client")
+        finally:
+            stack.simulator.control("POST", "/churn?rate=300")
         stalled.settimeout(30)
-        raw = b""
-        while chunk := stalled.recv(65536):
-            raw += chunk  # the server closes the stream after the overflow event
-    body = _dechunk(raw.partition(b"\r\n\r\n")[2]).decode()
+        chunks = []
+        while chunk := stalled.recv(1 << 20):
+            chunks.append(chunk)  # the server closes the stream after the overflow event
+    body = _dechunk(b"".join(chunks).partition(b"\r\n\r\n")[2]).decode()
     frames = [frame for frame in body.split("\n\n") if frame and not frame.startswith(":")]
     before = [json.loads(frame.rpartition("data: ")[2]) for frame in frames]
     assert before[-1]["event"] == "overflow", frames[-1]

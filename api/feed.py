@@ -33,7 +33,7 @@ from falcon.asgi import Request, Response, SSEvent
 from api import params as qp
 from api import problems, served
 from api.database import Database
-from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber, read_events
+from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber
 from api.routes import API
 from models import history
 
@@ -136,7 +136,7 @@ class Events:
         resp.set_header("Cache-Control", "no-store")
         resp.set_header("X-Accel-Buffering", "no")  # proxies must pass events on at once
         resp.set_header("X-Readmodel-Revision", str(head))
-        self.poller.register()
+        self.poller.register(since)
         subscriber = Subscriber(wanted, since, self.poller.queue_events)
         resp.stream = self._stream(subscriber, receive, base, sse, None if follow or sse else head)
 
@@ -172,7 +172,7 @@ class Events:
                 return
             batch: Any = poller.recent_after(cursor) if limit <= poller.position else None
             if batch is None:
-                batch = await self.db.run(read_events, self.db, cursor, limit)
+                batch = await self.db.run(poller.reader.read, cursor, limit)
                 upto = min(limit, cursor + READ_BATCH)
                 horizon = await self.db.run(self.db.history, history.retention_horizon)
                 if cursor < horizon:  # pruned while we read: the rest may have gaps; the client relists

@@ -33,7 +33,7 @@ from falcon.asgi import Request, Response, SSEvent
 from api import params as qp
 from api import problems, served
 from api.database import Database
-from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber
+from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber, frames, last_revision
 from api.routes import API
 from models import history
 
@@ -193,13 +193,12 @@ class Events:
 
     async def _live(self, subscriber: Subscriber, base: bytes, sse: bool, state: _Sent) -> AsyncIterator[bytes]:
         """Whatever the poller queues, all of it per wake-up in one chunk; bookmarks, heartbeats."""
-        queue = subscriber.queue
         while True:
-            if queue:
-                events = list(queue)
-                queue.clear()
-                state.sent_at(events[-1].revision)
-                yield b"".join(event.frame(base, sse) for event in events)
+            if subscriber.queue:
+                chunks = subscriber.take()
+                state.sent_at(last_revision(chunks[-1]))
+                parts = [frames(chunk, base, sse) for chunk in chunks]
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
                 continue
             if subscriber.closed:
                 return

@@ -97,23 +97,41 @@ class Subscriber:
         self.filter = wanted
         self.position = position  # every revision up to here was offered (queued or filtered out)
         self.limit = limit
-        self.queue: deque[FeedEvent] = deque()
+        self.queue: deque[Batch | list[FeedEvent]] = deque()  # whole batches, or the events of one it wants
+        self.queued = 0  # events in ``queue``
         self.wake = asyncio.Event()
         self.overflowed = False
         self.closed = False
 
-    def offer(self, event: FeedEvent) -> None:
-        if event.revision <= self.position or self.overflowed or self.closed:
-            return  # already read while catching up from the database
-        self.position = event.revision
-        if not self.filter.matches(event):
+    def offer(self, batch: Batch) -> None:
+        """Queue what this subscriber wants of ``batch``: the batch itself when that is all of it (its
+        frames are then joined once per worker, not per subscriber)."""
+        events = batch.events
+        if not events or self.overflowed or self.closed or events[-1].revision <= self.position:
             return
-        if len(self.queue) >= self.limit:
+        chunk: Batch | list[FeedEvent] = batch
+        if events[0].revision <= self.position:  # partly read while catching up from the database
+            chunk = events = [event for event in events if event.revision > self.position]
+        if self.filter.hides:
+            matches = self.filter.matches
+            chunk = events = [event for event in events if matches(event)]
+        self.position = batch.events[-1].revision
+        if not events:
+            return
+        if self.queued + len(events) > self.limit:
             self.overflowed = True
             self.queue.clear()  # the client resumes from what it was sent: free the backlog now
+            self.queued = 0
         else:
-            self.queue.append(event)
+            self.queue.append(chunk)
+            self.queued += len(events)
         self.wake.set()
+
+    def take(self) -> list[Batch | list[FeedEvent]]:
+        chunks = list(self.queue)
+        self.queue.clear()
+        self.queued = 0
+        return chunks
 
     def advance(self, position: int) -> None:
         """The log was read up to ``position`` (the rest of it was filtered out or not logged)."""
@@ -122,7 +140,37 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self.queue.clear()
+        self.queued = 0
         self.wake.set()
+
+
+class Batch:
+    """The events of one poll, offered as one piece to every subscriber that wants all of them."""
+
+    __slots__ = ("events", "_joined")
+
+    def __init__(self, events: Sequence[FeedEvent]) -> None:
+        self.events = events
+        self._joined: dict[tuple[bytes, bool], bytes] = {}
+
+    def joined(self, base_json: bytes, sse: bool) -> bytes:
+        key = (base_json, sse)
+        joined = self._joined.get(key)
+        if joined is None:
+            joined = b"".join(event.frame(base_json, sse) for event in self.events)
+            if len(self._joined) < 4:
+                self._joined[key] = joined
+        return joined
+
+
+def frames(chunk: Batch | Sequence[FeedEvent], base_json: bytes, sse: bool) -> bytes:
+    if isinstance(chunk, Batch):
+        return chunk.joined(base_json, sse)
+    return b"".join(event.frame(base_json, sse) for event in chunk)
+
+
+def last_revision(chunk: Batch | Sequence[FeedEvent]) -> int:
+    return (chunk.events if isinstance(chunk, Batch) else chunk)[-1].revision
 
 
 def _ignore(count: int) -> None:
@@ -267,14 +315,17 @@ class FeedPoller:
             batch = await self.db.run(self.reader.read, after, head)
             self.publish(batch, min(head, after + READ_BATCH))
 
-    def publish(self, batch: Sequence[FeedEvent], upto: int) -> None:
-        """Offer ``batch`` (the log after ``position`` up to ``upto``) to every subscriber."""
-        for event in batch:
-            if len(self.recent) == self.recent.maxlen:
-                self._kept_after = self.recent[0].revision
-            self.recent.append(event)
+    def publish(self, events: Sequence[FeedEvent], upto: int) -> None:
+        """Offer ``events`` (the log after ``position`` up to ``upto``) to every subscriber."""
+        if events:
+            if len(self.recent) + len(events) > (self.recent.maxlen or 0):
+                dropped = len(self.recent) + len(events) - (self.recent.maxlen or 0)
+                self._kept_after = (self.recent[dropped - 1].revision if dropped <= len(self.recent)
+                                    else events[dropped - len(self.recent) - 1].revision)
+            self.recent.extend(events)
+            batch = Batch(events)
             for subscriber in tuple(self.subscribers):
-                subscriber.offer(event)
+                subscriber.offer(batch)
                 if subscriber.overflowed:
                     self.subscribers.discard(subscriber)
                     self.on_overflow()

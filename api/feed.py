@@ -184,7 +184,7 @@ class Events:
             if matching:
                 state.sent_at(matching[-1].revision)
                 yield b"".join(event.frame(base, sse) for event in matching)
-            elif wanted.hides and self._bookmark_due(state, upto):
+            elif end is None and wanted.hides and self._bookmark_due(state, upto):
                 state.sent_at(upto)
                 yield _marker("bookmark", upto, sse)
 

@@ -38,6 +38,7 @@ from models.schema import events
 log = logging.getLogger(__name__)
 
 READ_BATCH = 1000  # log rows per read: bounds one read's time and memory
+OUTAGE_PAUSE = 2.0  # seconds between reads at most while the database does not answer
 _CLUSTER_IDS = {kind.stream_key for kind in catalog.KINDS if kind.ids in ("cluster id", "cluster name")}
 
 
@@ -301,12 +302,15 @@ class FeedPoller:
         return [event for event in self.recent if event.revision > cursor]
 
     async def _follow(self) -> None:
+        pause = self.interval
         while self.clients > 0:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(pause)
             try:
                 await self.poll()
-            except Exception:  # an outage or a timeout: keep the subscribers, try again next tick
+                pause = self.interval
+            except Exception:  # an outage or a timeout: keep the subscribers, try again a little later
                 log.warning("change feed: reading the log failed; retrying", exc_info=True)
+                pause = min(max(pause * 2, self.interval), OUTAGE_PAUSE)
 
     async def poll(self) -> None:
         head = self.db.head(fresh=True)

@@ -39,6 +39,7 @@ RATE = float(os.environ.get("BENCH_FEED_RATE", "500"))
 SUBSCRIBERS = int(os.environ.get("BENCH_FEED_SUBSCRIBERS", "200"))
 SAMPLED = int(os.environ.get("BENCH_FEED_SAMPLED", "10"))
 ROUNDS = int(os.environ.get("BENCH_FEED_ROUNDS", "3"))
+FILTER = os.environ.get("BENCH_FEED_FILTER", "")  # e.g. "&collection=clusters": filtered subscribers
 P99_MS, RSS_MB, GET_RATIO = 250.0, 200.0, 0.80
 MARK = b'"observed_at":"'
 
@@ -81,14 +82,14 @@ class Subscribers:
     async def _follow(self, since: int, sampled: bool) -> None:
         reader, writer = await asyncio.open_connection(self.host, self.port)
         try:
-            writer.write(f"GET /api/v1/events?since={since} HTTP/1.1\r\nHost: {self.host}\r\n"
+            writer.write(f"GET /api/v1/events?since={since}{FILTER} HTTP/1.1\r\nHost: {self.host}\r\n"
                          "Accept: text/event-stream\r\n\r\n".encode())
             await writer.drain()
             status = await reader.readline()
             if b" 200 " not in status:
                 raise RuntimeError(f"feed answered {status!r}")
             while True:
-                chunk = await reader.read(1 << 18)
+                chunk = await reader.read(1 << 20)
                 if not chunk:
                     return
                 now = time.time()
@@ -192,7 +193,8 @@ def _measure(workdir: Path, db: Path, simulator: Simulator) -> list[Result]:
     p50, p99 = _percentile(clients.latencies, 0.50) * 1000, _percentile(clients.latencies, 0.99) * 1000
     ingested = (last - first) / elapsed
     ratio = max(shared) / max(alone)
-    note = (f"{SUBSCRIBERS} unfiltered SSE subscribers, watcher ingesting {ingested:,.0f} events/s measured "
+    who = f"SSE subscribers filtered by {FILTER.lstrip('&')}" if FILTER else "unfiltered SSE subscribers"
+    note = (f"{SUBSCRIBERS} {who}, watcher ingesting {ingested:,.0f} events/s measured "
             f"(simulator asked for {RATE:g}); {clients.events:,} deliveries sampled on {SAMPLED} subscribers, "
             f"{clients.bytes / 1e6:,.0f} MB read by all; {clients.overflows} overflows"
             + (f"; {len(clients.failures)} clients failed: {clients.failures[0]}" if clients.failures else ""))

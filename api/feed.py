@@ -62,18 +62,17 @@ class Gone(problems.Problem):
 
 
 def _position(params: dict[str, Any], last_event_id: str | None) -> int | None:
+    """Where the client is: Last-Event-ID, else since (both checked whenever given)."""
+    text = qp.single(params, "since")
+    since = None if text is None else qp.integer(text)
+    if text is not None and since is None:
+        raise problems.bad_parameter("since", f"must be a revision: at most {qp.MAX_INTEGER_DIGITS} ASCII digits")
     if last_event_id is not None:
         value = qp.integer(last_event_id)
         if value is None:
             raise problems.bad_parameter("Last-Event-ID", "must be a revision this feed sent")
         return value
-    text = qp.single(params, "since")
-    if text is None:
-        return None
-    value = qp.integer(text)
-    if value is None:
-        raise problems.bad_parameter("since", f"must be a revision: at most {qp.MAX_INTEGER_DIGITS} ASCII digits")
-    return value
+    return since
 
 
 def _filter(params: dict[str, Any]) -> Filter:

@@ -15,7 +15,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from api import history_routes, openapi, ops, problems
+from api import feed, history_routes, openapi, ops, problems
 from api import metrics as api_metrics
 from api import reports as report_routes
 from api.auth import access_middleware
@@ -52,9 +52,10 @@ class Entry:
         raw = scope.get("raw_path")
         if raw:
             scope["path"] = raw.decode("latin-1")
+        scope[feed.RECEIVE] = receive  # the change feed watches for the client going away
         method = scope["method"]
         if method == "HEAD":
-            scope = {**scope, "method": "GET"}
+            scope = {**scope, "method": "GET", feed.HEAD: True}
         elif method == "OPTIONS":
             send = _read_only_allow(send)
         metrics = self.metrics
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Any:
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
     history_routes.register(app, api)  # <item>/history, <item>/diff, /changes
+    feed.register(app, api, settings)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))

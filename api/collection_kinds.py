@@ -1,34 +1,20 @@
-"""Which API collection serves a stored (namespace, type): the route table read the other way round.
-
-A collection is named by its path under /api/v1 (``machines``, ``configpatches``). It serves the kind
-of its route and, because documents embed other kinds of the same id (a machine's document joins its
-MachineStatus), every kind its documents join that no collection of its own serves: a change of such a
-resource is a change of the embedding collection's document. Derived collections (schematics,
-Kubernetes nodes) are computed, not stored, and serve no kind here.
+"""The top-level API collections (``machines``, ``configpatches``) and the stored kinds whose changes are
+changes of their documents, for ``/changes``: ``api.served``'s table (which also names sub-route
+collections such as ``clusters/status`` for the change feed) restricted to the collections listed at
+``/api/v1/<name>``. A collection serves the kind of its route and every kind its documents embed that no
+collection of its own serves (a machine's document joins its MachineStatus). Derived collections
+(schematics, Kubernetes nodes) are computed, not stored, and serve no kind here.
 """
 
 from __future__ import annotations
 
-from models import catalog, projections
+from api import served
+from models import catalog
 
 StreamKey = tuple[str, str]
 
-
-def _table() -> tuple[dict[str, StreamKey], dict[StreamKey, str]]:
-    from api.routes import ROUTES, Shape  # the route table imports catalog only: no cycle, but keep it lazy
-
-    own: dict[str, StreamKey] = {}
-    for route in ROUTES:
-        if route.shape is Shape.COLLECTION and route.derived is None and route.path.count("/") == 1:
-            own.setdefault(route.path.strip("/"), route.catalog_kind.stream_key)
-    serving = {key: name for name, key in own.items()}
-    for name, key in own.items():
-        for joined in projections.joined_kinds(key[1]):
-            serving.setdefault(joined, name)
-    return own, serving
-
-
-OWN_KIND, SERVED_BY = _table()
+OWN_KIND: dict[str, StreamKey] = {name: key for key, name in served.OWN.items() if "/" not in name}
+SERVED_BY: dict[StreamKey, str] = {key: name for key, name in served.COLLECTIONS.items() if "/" not in name}
 COLLECTIONS: tuple[str, ...] = tuple(sorted(OWN_KIND))
 
 

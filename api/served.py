@@ -36,15 +36,15 @@ def _served() -> dict[tuple[str, str], str]:
     return out
 
 
-_OWN = _served()
+OWN = _served()
 # embedded kind -> the embedding kind's (namespace, type), whose collection it belongs to
 _EMBEDDED: dict[tuple[str, str], tuple[str, str]] = {}
 for _kind in catalog.stored_kinds():
     for _namespace, _type, _ in projections.dependents(StoredResource(_kind.namespace, _kind.type, "", 0)):
-        if (_namespace, _type) in _OWN and _kind.stream_key not in _OWN:
+        if (_namespace, _type) in OWN and _kind.stream_key not in OWN:
             _EMBEDDED[_kind.stream_key] = (_namespace, _type)
 
-COLLECTIONS: dict[tuple[str, str], str] = {**_OWN, **{key: _OWN[into] for key, into in _EMBEDDED.items()}}
+COLLECTIONS: dict[tuple[str, str], str] = {**OWN, **{key: OWN[into] for key, into in _EMBEDDED.items()}}
 NAMES: tuple[str, ...] = tuple(sorted(set(COLLECTIONS.values())))
 
 

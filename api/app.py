@@ -16,8 +16,9 @@ import falcon
 import falcon.asgi
 
 from api import metrics as api_metrics
-from api import openapi, ops, problems
+from api import openapi, ops, problems, ui
 from api import reports as report_routes
+from api import timeline as timeline_route
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
 from api.kubeconfig import Kubeconfigs, OmniAccess
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Any:
         live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
+    timeline_route.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))
@@ -120,6 +122,7 @@ def create_app(settings: Settings | None = None) -> Any:
     app.add_route("/metrics", ops.Metrics(metrics, api))
     app.add_route("/openapi.json", openapi.OpenApi())
     app.add_route("/", ops.RootRedirect())
+    ui.register(app)
     app.add_route("/docs", openapi.DocsPage())
     app.add_route("/docs/init.js", openapi.DocsInit())
     assets = openapi.swagger_ui_path()

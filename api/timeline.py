@@ -1,7 +1,7 @@
 """``GET /api/v1/timeline``: state segments per resource and time bucket (``models.timeline``), for the
 fleet page and any script. Parameters are parsed strictly (400 naming the parameter); the aggregation
 runs on a query thread within the query timeout (503 past it), at most ``CONCURRENT`` per worker (429
-beyond), over at most ``limit`` rows and ``buckets`` buckets.
+after waiting ``SLOT_WAIT_SECONDS`` for a slot), over at most ``limit`` rows and ``buckets`` buckets.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from api.routes import API
 from models import reports, timeline
 
 PATH = API + "/timeline"
-CONCURRENT = 2
+CONCURRENT = 2  # per worker, so timelines never take every query thread
+SLOT_WAIT_SECONDS = 2.0
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 DEFAULT_WINDOW = "1d"
@@ -98,12 +99,16 @@ class Timeline:
     async def on_get(self, req: Request, resp: Response) -> None:
         qp.check_query_string(req.query_string)
         query = parse(req.params)
-        if self.slots.locked():
+        try:  # a page asks for a few at once: wait briefly for a slot rather than refuse at once
+            await asyncio.wait_for(self.slots.acquire(), SLOT_WAIT_SECONDS)
+        except TimeoutError:
             raise problems.Problem(429, "busy", "Too Many Requests",
                                    f"{CONCURRENT} timelines are already being computed in this worker; retry "
-                                   "shortly", headers={"Retry-After": "1"})
-        async with self.slots:
+                                   "shortly", headers={"Retry-After": "1"}) from None
+        try:
             result = await self.db.run(self.db.history, lambda conn: timeline.compute(conn, query))
+        finally:
+            self.slots.release()
         document = result.document()
         following = query.offset + len(result.rows)
         document["next"] = encode_cursor(query.sort, following) if following < result.total else None
@@ -148,13 +153,15 @@ def openapi_paths() -> dict[str, Any]:
                "ticks": {"type": "array", "description": "[bucket, versions observed in it]",
                          "items": {"type": "array", "items": {"type": "integer"}}}}}
     body = {"type": "object", "required": ["collection", "from", "to", "buckets", "bucket_ms", "revision", "states",
-                                           "total", "offset", "rows", "next"],
+                                           "total", "current", "offset", "rows", "next"],
             "properties": {
                 "collection": {"type": "string"}, "from": {"type": "string", "format": "date-time"},
                 "to": {"type": "string", "format": "date-time"}, "buckets": {"type": "integer"},
                 "bucket_ms": {"type": "number"}, "revision": {"type": "integer"},
                 "states": {"type": "array", "items": {"type": "string"}},
                 "total": {"type": "integer", "description": "rows matching, all pages"},
+                "current": {"type": "object", "additionalProperties": {"type": "integer"},
+                            "description": "live matching resources per current state"},
                 "offset": {"type": "integer"}, "rows": {"type": "array", "items": row},
                 "next": {"type": ["string", "null"], "description": "cursor of the next page"}}}
     return {PATH: {"get": {

@@ -118,12 +118,13 @@ class Timeline:
     states: tuple[str, ...]
     total: int
     rows: list[Row]
+    current: dict[str, int]  # live matching resources per current state
 
     def document(self) -> dict:
         q = self.query
         return {"collection": q.collection, "from": _iso(q.start), "to": _iso(q.end), "buckets": q.buckets,
                 "bucket_ms": (_ms(q.end) - _ms(q.start)) / q.buckets, "revision": self.revision,
-                "states": list(self.states), "total": self.total, "offset": q.offset,
+                "states": list(self.states), "total": self.total, "current": self.current, "offset": q.offset,
                 "rows": [row.document() for row in self.rows]}
 
 
@@ -161,7 +162,7 @@ def compute(conn: Connection, query: Query) -> Timeline:
     head = head_revision(conn)
     r_from = revision_at(conn, query.start)
     r_to = min(revision_at(conn, query.end), head)
-    rows = _candidates(conn, view, kind, query, r_from, r_to)
+    rows, current = _candidates(conn, view, kind, state_rule, query, r_from, r_to)
     if query.sort == "changes":
         _count_changes(conn, view, rows, r_from, r_to)
         rows.sort(key=lambda row: (-row.changes, row.id))
@@ -172,19 +173,20 @@ def compute(conn: Connection, query: Query) -> Timeline:
     page = rows[query.offset:query.offset + query.limit]
     if page:
         _fold(conn, view, state_rule, query, page, r_from, r_to)
-    return Timeline(query, head, state_rule.states, len(rows), page)
+    return Timeline(query, head, state_rule.states, len(rows), page, current)
 
 
-def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, query: Query, r_from: int,
-                r_to: int) -> list[Row]:
+def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, state_rule: StateRule, query: Query,
+                r_from: int, r_to: int) -> tuple[list[Row], dict[str, int]]:
     """Resources of the collection that existed at some point of (r_from, r_to]: live now, or destroyed
-    after r_from; created at or before r_to."""
+    after r_from; created at or before r_to. Also the live ones' count per current state."""
     has_cluster = any(c.name == "cluster" for c in view.columns)
     first = ("(SELECT MIN(e.revision) FROM events e WHERE e.namespace = :ns AND e.type = :type "
              "AND e.id = c.id)")
     cluster = "c.cluster" if has_cluster else "NULL"
     live = conn.execute(sa.text(
-        f"SELECT c.id, c.labels, {cluster} AS cluster, {first} AS first FROM {view.current} c"),
+        f"SELECT c.id, c.labels, {cluster} AS cluster, {first} AS first, {state_rule.sql} AS state "
+        f"FROM {view.current} c"),
         {"ns": kind.namespace, "type": kind.type}).all()
     gone = conn.execute(sa.text(
         f"SELECT c.id, c.labels, c.observed_at, {first} AS first FROM events c "
@@ -209,10 +211,12 @@ def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, quer
         labels = _labels(labels)
         if keep(id_, labels, labels.get(LABEL_CLUSTER), first_revision):
             found[id_] = Row(id_, int(first_revision), None, destroyed=_time(destroyed_at))
-    for id_, labels, cluster_id, first_revision in live:
+    current = dict.fromkeys(state_rule.states, 0)
+    for id_, labels, cluster_id, first_revision, state in live:
         if keep(id_, _labels(labels), cluster_id, first_revision):
             found[id_] = Row(id_, int(first_revision), None)  # live again after a destroy: live wins
-    return list(found.values())
+            current[state] = current.get(state, 0) + 1
+    return list(found.values()), current
 
 
 def _kinds(view: reporting.View) -> list[catalog.Kind]:

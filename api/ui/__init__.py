@@ -46,7 +46,7 @@ class Page:
     async def on_get(self, req: Request, resp: Response, name: str | None = None) -> None:
         if name is None:
             if not req.scope.get("raw_path", b"/").endswith(b"/"):
-                raise falcon.HTTPMovedPermanently(PREFIX + "/")  # relative URLs in the page need the slash
+                raise falcon.HTTPMovedPermanently("ui/")  # relative: works behind a path prefix; the page needs the slash
             name = "index.html"
         found = self.files.get(name)
         if found is None:

@@ -68,10 +68,8 @@ let poll = null;
 const dirty = new Set();
 
 function changed(data) {
-  if (data && data.collection) {
-    if (data.collection === timeline.filters.collection) dirty.add(data.id);
-    if (data.collection !== timeline.filters.collection && !["machines", "clusters", "clustermachines"].includes(data.collection)) return;
-  }
+  // any change may move a row (a MachineStatus is part of a machine): refresh once per burst
+  if (data && data.collection === timeline.filters.collection) dirty.add(data.id);
   if (pending) return;
   pending = setTimeout(async () => {
     pending = null;
@@ -79,7 +77,7 @@ function changed(data) {
     dirty.clear();
     await Promise.all([timeline.refresh(), status()]);
     for (const id of ids) panel.changed(timeline.filters.collection, id);
-  }, 500);
+  }, 700);
 }
 
 function startFeed(since) {

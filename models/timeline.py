@@ -123,7 +123,7 @@ class Timeline:
     def document(self) -> dict:
         q = self.query
         return {"collection": q.collection, "from": _iso(q.start), "to": _iso(q.end), "buckets": q.buckets,
-                "bucket_ms": (_ms(q.end) - _ms(q.start)) / q.buckets, "revision": self.revision,
+                "bucket_ms": max(0, _ms(q.end) - _ms(q.start)) / q.buckets, "revision": self.revision,
                 "states": list(self.states), "total": self.total, "current": self.current, "offset": q.offset,
                 "rows": [row.document() for row in self.rows]}
 
@@ -160,6 +160,8 @@ def compute(conn: Connection, query: Query) -> Timeline:
     kind = catalog.by_name(view.kind)
     state_rule = rule(query.collection)
     head = head_revision(conn)
+    if query.start >= query.end:  # an empty window, as the reports answer an empty interval
+        return Timeline(query, head, state_rule.states, 0, [], dict.fromkeys(state_rule.states, 0))
     r_from = revision_at(conn, query.start)
     r_to = min(revision_at(conn, query.end), head)
     rows, current = _candidates(conn, view, kind, state_rule, query, r_from, r_to)

@@ -5,7 +5,7 @@ get real ones; schema-invalid (negative) cases are left as generated:
 
 - ``cursor`` is opaque: a string matching its pattern is well formed, but only a cursor the API issued
   is accepted (anything else is a 400, tested in tests/test_api_http.py). A cursor of the form the API
-  issues, for the case's sort, takes its place.
+  issues, for the case's sort, takes its place (the timeline's own cursor form on /api/v1/timeline).
 - ``min_revision`` above the head waits ~2 s and answers the documented 503 (tests/test_api_http.py):
   a value of ASCII digits above the head is lowered to the head in every case, so a run tests parsing,
   not waiting.
@@ -18,6 +18,9 @@ import os
 import schemathesis
 
 from api.params import Cursor
+from api.timeline import PATH as TIMELINE
+from api.timeline import encode_cursor
+from models import timeline
 
 HEAD = int(os.environ["OMNI_READMODEL_TEST_HEAD"])
 
@@ -31,7 +34,10 @@ def map_case(context, case):
     if isinstance(wanted, str) and wanted.isascii() and wanted.isdigit() and int(wanted) > HEAD:
         query["min_revision"] = str(HEAD)
     positive = case.meta is not None and case.meta.generation.mode.is_positive
-    if positive and isinstance(query.get("cursor"), str):
+    if positive and isinstance(query.get("cursor"), str) and case.path == TIMELINE:
+        sort = query.get("sort") if query.get("sort") in timeline.SORTS else "name"
+        query["cursor"] = encode_cursor(sort, 0)
+    elif positive and isinstance(query.get("cursor"), str):
         sort = query.get("sort") if isinstance(query.get("sort"), str) else "id"
         key = None if sort.lstrip("-") == "id" else "2025-01-01 00:00:00.000000"
         query["cursor"] = Cursor(sort, key, "m1").encode()

@@ -145,6 +145,8 @@ def test_http_pages_with_cursors(server: str) -> None:
             break
     assert seen == ["m1", "m2", "m3"]
     assert httpx.get(server + "/api/v1/timeline", params={**WINDOW, "selector": "env in (dev)"}).json()["total"] == 1
+    empty = httpx.get(server + "/api/v1/timeline", params={"from": "2025-01-02", "to": "2025-01-01"}).json()
+    assert (empty["total"], empty["rows"], empty["next"]) == (0, [], None)  # an empty window
 
 
 @pytest.mark.parametrize(("params", "parameter"), [
@@ -153,7 +155,6 @@ def test_http_pages_with_cursors(server: str) -> None:
     ({"buckets": "2001"}, "buckets"),
     ({"limit": "1001"}, "limit"),
     ({"from": "yesterday"}, "from"),
-    ({"from": "2025-01-02", "to": "2025-01-01"}, "from"),
     ({"sort": "size"}, "sort"),
     ({"cursor": "!!"}, "cursor"),
     ({"cursor": timeline_api.encode_cursor("changes", 2)}, "cursor"),

@@ -6,7 +6,7 @@ import { get } from "./api.js";
 import { axisLabel, el, localTime, svg, utcTime } from "./format.js";
 
 const ROW_HEIGHT = 26;
-const PAGE = 200;
+const PAGE = 60;  // rows per request: a screenful and some (the server's cost grows with rows x versions)
 const PRESETS = { "1h": 3_600_000, "6h": 21_600_000, "1d": 86_400_000, "7d": 604_800_000, "30d": 2_592_000_000, "90d": 7_776_000_000 };
 const STEPS = [60e3, 300e3, 900e3, 1800e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3, 14 * 86400e3, 30 * 86400e3];
 const FILTERS = ["collection", "cluster", "selector", "q", "sort"];
@@ -24,6 +24,7 @@ export class Timeline {
     this.hover = root.querySelector("#hover");
     this.form = root.querySelector("#filters");
     this.rows = [];
+    this.cursors = [null];
     this.total = 0;
     this.next = null;
     this.states = [];
@@ -216,20 +217,27 @@ export class Timeline {
     try {
       const { data } = await get("timeline", this.params(PAGE));
       if (generation !== this.generation) return;
-      this.accept(data, true);
+      this.cursors = [null];  // the cursor each loaded page was read with (live refreshes re-read pages)
+      this.accept(data, 0, true);
     } catch (error) {
       if (generation === this.generation) { this.summary.textContent = ""; this.onError(error); }
     }
   }
 
-  // live: re-read the rows already loaded (one request), keeping the scroll position
+  // live: re-read the pages of rows on screen (with the cursors they were read with), keeping the scroll
   async refresh() {
     if (this.busy || !this.window) return;
     this.busy = true;
     const generation = this.generation;
+    const box = this.rowsBox;
+    const first = Math.floor(Math.floor(box.scrollTop / ROW_HEIGHT) / PAGE);
+    const last = Math.floor(Math.min(this.rows.length - 1, Math.ceil((box.scrollTop + box.clientHeight) / ROW_HEIGHT)) / PAGE);
     try {
-      const { data } = await get("timeline", this.params(Math.min(1000, Math.max(PAGE, this.rows.length))));
-      if (generation === this.generation) this.accept(data, true);
+      for (let page = Math.max(0, first); page <= Math.max(first, last) && page < this.cursors.length; page++) {
+        const { data } = await get("timeline", this.params(PAGE, this.cursors[page]));
+        if (generation !== this.generation) return;
+        this.accept(data, page);
+      }
     } catch (error) {
       this.onError(error);
     } finally {
@@ -244,8 +252,12 @@ export class Timeline {
     this.loadingMore = true;
     const generation = this.generation;
     try {
-      const { data } = await get("timeline", this.params(PAGE, this.next));
-      if (generation === this.generation) this.accept(data, false);
+      const cursor = this.next;
+      const { data } = await get("timeline", this.params(PAGE, cursor));
+      if (generation === this.generation && cursor === this.next) {
+        this.cursors.push(cursor);
+        this.accept(data, this.cursors.length - 1);
+      }
     } catch (error) {
       this.onError(error);
     } finally {
@@ -253,13 +265,15 @@ export class Timeline {
     }
   }
 
-  accept(data, replace) {
+  // a page of rows: after a reload it replaces everything, else it replaces rows k*PAGE.. (or appends them)
+  accept(data, page, reset = false) {
     this.window = { from: Date.parse(data.from), to: Date.parse(data.to), buckets: data.buckets };
     this.revision = data.revision;
     this.states = data.states;
-    this.rows = replace ? data.rows : this.rows.concat(data.rows);
+    if (reset) this.rows = data.rows.slice();
+    else this.rows.splice(page * PAGE, data.rows.length, ...data.rows);
     this.total = data.total;
-    this.next = data.next;
+    if (page === this.cursors.length - 1) this.next = data.next;
     this.current = data.current;
     if (this.selectedId) this.selected = this.rows.findIndex((row) => row.id === this.selectedId);
     this.spacer.style.height = `${this.total * ROW_HEIGHT}px`;

@@ -15,8 +15,8 @@ from typing import Any
 import falcon
 import falcon.asgi
 
+from api import history_routes, openapi, ops, problems, ui
 from api import metrics as api_metrics
-from api import openapi, ops, problems, ui
 from api import reports as report_routes
 from api import timeline as timeline_route
 from api.auth import access_middleware
@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Any:
         live = route.derived is Derived.LIVE_ONLY  # fetched from Omni per request, never stored
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
+    history_routes.register(app, api)  # <item>/history, <item>/diff, /changes
     timeline_route.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())

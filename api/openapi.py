@@ -290,6 +290,9 @@ def build() -> dict[str, Any]:
         paths[route.template.replace(":path}", "}")] = {"get": _operation(route)}
     paths.update(_ops_paths())
     paths.update(report_routes.openapi_paths())  # the reports routes (api/reports.py)
+    from api import history_openapi  # it builds on this module's helpers
+
+    paths.update(history_openapi.paths())  # <item>/history, <item>/diff, /changes (api/history_routes.py)
     paths.update(timeline_route.openapi_paths())  # api/timeline.py
     schemas: dict[str, Any] = {doc.title: document_schema(doc) for doc in projections.DOCUMENTS.values()}
     schemas["Metadata"] = _METADATA

@@ -21,6 +21,7 @@ values omitted, 64-bit integers as strings. Fields convert back to what the seed
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -651,3 +652,36 @@ def go_json(value: Any) -> str:
         if char in text:
             text = text.replace(char, escape)
     return text
+
+
+# --- what a join contributes (the history's replay, api/versions.py) -------------------------------
+
+def _reads(source: str, join_name: str) -> bool:
+    parts = source.replace("&", "|").split("|")
+    return any(part.split(".", 1)[0] == join_name for part in parts)
+
+
+def joined_part(resource: StoredResource, lookup: Lookup, join_name: str) -> Any:
+    """The members and links of ``resource``'s document that read its join ``join_name``, as rendered: two
+    states of the joined resource give the same document (the rest unchanged) exactly when this is equal,
+    so a replay tells whether a joined change is a new version without rendering whole documents."""
+    doc = DOCUMENTS[resource.type]
+    fields, templates = _join_readers(resource.type, join_name)
+    context = _context(resource)
+    for name, kind_name in doc.joins.items():
+        kind = catalog.by_name(kind_name)
+        joined = lookup(kind.namespace, kind.type, resource.id)
+        context[name] = None if joined is None else {"spec": joined.spec or {}, **_context(joined)}
+    return context[join_name] is None, _members(fields, context), [_link(t, context) for t in templates]
+
+
+@functools.cache
+def _join_readers(type_: str, join_name: str) -> tuple[tuple[Field, ...], tuple[str, ...]]:
+    """The fields and link templates of ``type_``'s document that read its join ``join_name``."""
+    doc = DOCUMENTS[type_]
+    return (tuple(f for f in doc.fields if f.requires == join_name or _reads(f.source, join_name)),
+            tuple(template for _, template in doc.links if _reads_template(template, join_name)))
+
+
+def _reads_template(template: str, join_name: str) -> bool:
+    return any(_reads(part.partition("}")[0], join_name) for part in template.split("{")[1:])

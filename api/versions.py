@@ -1,0 +1,123 @@
+"""The versions of an item route's document, replayed from the event log.
+
+A version is a revision where one of the resources the document reads (``route_documents.inputs``)
+changed and the rendered document differs from the previous version's: a MachineStatus change is a
+version of ``/machines/{id}`` when it changes that document, not when it changes only fields the
+document leaves out. The replay reads each input resource's own events (one index range each) and
+tells after each of them whether the document changed without rendering it where it can (another COSI
+version of the route's own resource is another document; a joined resource's change is compared on the
+members that read it, ``projections.joined_part``), so its cost follows the history of this one resource,
+whatever the length of the log. Documents are rendered, with the item route's code, only for the versions
+a page shows: each is what ``GET <item>?at=<revision>`` answers. A version below the retention horizon is not listed (``at=`` no
+longer answers it), but the kept state at the horizon is the starting point of the replay.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from api import route_documents
+from api.routes import Route
+from models import catalog, history, projections
+
+CREATED, UPDATED, DESTROYED = "created", "updated", "destroyed"
+Key = tuple[str, str, str]
+_CHANGED = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    revision: int
+    observed_at: datetime
+    event: str  # created | updated | destroyed (of the document: it appears, changes, disappears)
+    version: int  # the COSI version of the route's own resource (for destroyed: its last)
+    states: dict[Key, history.Logged]  # the input states its document renders from (destroyed: the last)
+
+
+@dataclass(frozen=True, slots=True)
+class Replay:
+    route: Route
+    path_id: str
+    versions: list[Version]  # oldest first
+    existed: bool  # whether the document ever existed (in the retained log)
+    last_input: int  # the newest revision of an input event (what the answer depends on)
+    horizon: int
+
+    def document(self, version: Version) -> bytes:
+        """The version's document, rendered only when asked for (a page renders its own versions only)."""
+        document = route_documents.document(self.route, route_documents.StateSource(version.states), self.path_id)
+        assert document is not None  # a version's states hold its document's own resource
+        return document
+
+
+class _Inputs:
+    """The replay's current input states and what tells whether a change of one changes the document."""
+
+    def __init__(self, route: Route, path_id: str, keys: list[Key]) -> None:
+        self.route, self.path_id = route, path_id
+        self.own = keys[0]
+        self.doc = projections.DOCUMENTS[route.catalog_kind.type]
+        self.joins = {(catalog.by_name(k).namespace, catalog.by_name(k).type, self.own[2]): name
+                      for name, k in self.doc.joins.items()}
+        parent = catalog.by_name(route.parent) if route.parent else None
+        self.parent = None if parent is None else (parent.namespace, parent.type, path_id)
+        self.states: dict[Key, history.Logged] = {}
+        self.source = route_documents.StateSource(self.states)
+
+    def present(self) -> bool:
+        """Whether the route answers a document (its item responder: the parent, then the resource)."""
+        return self.own in self.states and (self.parent is None or self.parent in self.states)
+
+    def mark(self, key: Key) -> Any:
+        """What of the document a change of ``key`` can change (compared before and after the change)."""
+        if key == self.own:
+            return route_documents.document(self.route, self.source, self.path_id)
+        if key in self.joins:
+            return projections.joined_part(self.states[self.own].state, self.source._lookup, self.joins[key])
+        return None  # the parent: only whether it exists matters
+
+
+def replay(conn: Connection, route: Route, path_id: str, head: int) -> Replay:
+    """Every version of ``route``'s document for ``path_id`` up to ``head``, oldest first."""
+    keys = route_documents.inputs(route, path_id)
+    logs = [[(logged.revision, key, logged) for logged in history.log_of(conn, *key, head)] for key in keys]
+    horizon = history.retention_horizon(conn)
+    inputs = _Inputs(route, path_id, keys)
+    states = inputs.states
+    out: list[Version] = []
+    previous: Version | None = None
+    last_input = 0
+    for revision, key, logged in heapq.merge(*logs, key=lambda item: item[0]):
+        last_input = revision
+        was = inputs.present()
+        before = None
+        if was:
+            if (key == inputs.own and inputs.doc.metadata and logged.event != history.DESTROYED
+                    and states[key].version != logged.version):
+                before = _CHANGED  # the version is in the document's metadata: no need to render
+            else:
+                before = inputs.mark(key)
+        if logged.event == history.DESTROYED:
+            states.pop(key, None)
+        else:
+            states[key] = logged
+        now = inputs.present()
+        if not was and not now:
+            continue
+        if was and now and before is not _CHANGED and inputs.mark(key) == before:
+            continue
+        if now:
+            entry = Version(revision, logged.observed_at, UPDATED if was else CREATED, states[inputs.own].version,
+                            dict(states))
+        else:
+            assert previous is not None
+            entry = Version(revision, logged.observed_at, DESTROYED, previous.version, previous.states)
+        previous = entry
+        if revision >= horizon:
+            out.append(entry)
+    return Replay(route, path_id, out, previous is not None, last_input, horizon)

@@ -15,7 +15,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from api import history_routes, openapi, ops, problems, ui
+from api import feed, history_routes, openapi, ops, problems, ui
 from api import metrics as api_metrics
 from api import reports as report_routes
 from api import timeline as timeline_route
@@ -53,6 +53,7 @@ class Entry:
         raw = scope.get("raw_path")
         if raw:
             scope["path"] = raw.decode("latin-1")
+        scope[feed.RECEIVE] = receive  # the change feed watches for the client going away
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET"}
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Any:
         app.add_route(route.template, Kubeconfigs(api, route, omni) if live else Endpoint(api, route))
     report_routes.register(app, db)
     history_routes.register(app, api)  # <item>/history, <item>/diff, /changes
+    feed.register(app, api, settings)
     timeline_route.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())

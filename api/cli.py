@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--query-threads", type=int, default=Settings.query_threads, metavar="N",
                         help="per worker: threads that run list pages and point-in-time reads, so a heavy "
                              f"request never stalls the others (default {Settings.query_threads})")
+    _add_feed_arguments(parser)
     omni = parser.add_argument_group(
         "kubeconfig pass-through", "GET /api/v1/clusters/{id}/kubeconfig asks Omni live, signed with the service "
         "account key in OMNI_SERVICE_ACCOUNT_KEY (it needs the Operator role); without --endpoint the route "
@@ -62,6 +63,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="a Kubernetes group of that user, repeatable (default system:masters)")
     omni.add_argument("--kubeconfig-ttl", type=float, default=3600.0, metavar="SECONDS",
                       help="how long the issued token is valid (default 3600 s; Omni allows up to 10 years)")
+
+
+def _add_feed_arguments(parser: argparse.ArgumentParser) -> None:
+    feed = parser.add_argument_group("change feed", "GET /api/v1/events: each worker polls the event log once for "
+                                     "all of its feed clients")
+    feed.add_argument("--feed-max-subscribers", type=int, default=Settings.feed_max_subscribers, metavar="N",
+                      help="per worker: answer 503 with Retry-After beyond N feed clients "
+                           f"(default {Settings.feed_max_subscribers})")
+    feed.add_argument("--feed-queue-events", type=int, default=Settings.feed_queue_events, metavar="N",
+                      help="a feed client more than N events behind gets `overflow` with the revision to resume "
+                           f"from and is closed (default {Settings.feed_queue_events})")
+    feed.add_argument("--feed-poll-ms", type=float, default=Settings.feed_poll_seconds * 1000, metavar="MS",
+                      help="how often a worker with feed clients looks for new revisions "
+                           f"(default {Settings.feed_poll_seconds * 1000:g})")
+    feed.add_argument("--feed-heartbeat", type=float, default=Settings.feed_heartbeat_seconds, metavar="SECONDS",
+                      help=f"idle feed streams get a heartbeat this often (default {Settings.feed_heartbeat_seconds:g})")
+    feed.add_argument("--feed-bookmark", type=float, default=Settings.feed_bookmark_seconds, metavar="SECONDS",
+                      help="while filters hide events, a feed client gets a bookmark of the head revision at "
+                           f"least this often (default {Settings.feed_bookmark_seconds:g})")
+
+
+def _feed_problem(args: argparse.Namespace) -> str | None:
+    if args.feed_max_subscribers < 0 or args.feed_queue_events < 1:
+        return "--feed-max-subscribers must be 0 or more and --feed-queue-events at least 1"
+    if not (args.feed_poll_ms > 0 and args.feed_heartbeat > 0 and args.feed_bookmark > 0):
+        return "--feed-poll-ms, --feed-heartbeat and --feed-bookmark must be positive"
+    return None
 
 
 class Terminated(Exception):
@@ -150,7 +178,7 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("omni-readmodel serve: --workers must be at least 1", file=sys.stderr)
         return 2
-    problem = _access_problem(args)
+    problem = _access_problem(args) or _feed_problem(args)
     if problem:
         print(f"omni-readmodel serve: {problem}", file=sys.stderr)
         return 2
@@ -166,7 +194,10 @@ def run(args: argparse.Namespace) -> int:
                         omni_insecure_no_auth=args.insecure_no_auth, kubeconfig_user=args.kubeconfig_user,
                         kubeconfig_groups=tuple(args.kubeconfig_groups or ("system:masters",)),
                         kubeconfig_ttl_seconds=args.kubeconfig_ttl, auth=args.auth or "none",
-                        cors_origins=tuple(args.cors_origin), max_in_flight=args.max_in_flight)
+                        cors_origins=tuple(args.cors_origin), max_in_flight=args.max_in_flight,
+                        feed_max_subscribers=args.feed_max_subscribers, feed_queue_events=args.feed_queue_events,
+                        feed_poll_seconds=args.feed_poll_ms / 1000, feed_heartbeat_seconds=args.feed_heartbeat,
+                        feed_bookmark_seconds=args.feed_bookmark)
     from api.kubeconfig import OmniAccess
 
     try:  # fail here, once, rather than in every worker

@@ -290,12 +290,14 @@ def build() -> dict[str, Any]:
         paths[route.template.replace(":path}", "}")] = {"get": _operation(route)}
     paths.update(_ops_paths())
     paths.update(report_routes.openapi_paths())  # the reports routes (api/reports.py)
-    from api import history_openapi  # it builds on this module's helpers
+    from api import feed_openapi, history_openapi  # they build on this module's helpers
 
     paths.update(history_openapi.paths())  # <item>/history, <item>/diff, /changes (api/history_routes.py)
+    paths.update(feed_openapi.paths())
     paths.update(timeline_route.openapi_paths())  # api/timeline.py
     schemas: dict[str, Any] = {doc.title: document_schema(doc) for doc in projections.DOCUMENTS.values()}
     schemas["Metadata"] = _METADATA
+    schemas.update(feed_openapi.schemas())
     schemas["Problem"] = {
         "type": "object", "description": "RFC 9457 problem details",
         "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},

@@ -32,6 +32,12 @@ class Settings:
     auth: str = "none"  # "tokens": bearer tokens of the api_tokens table
     cors_origins: tuple[str, ...] = ()
     max_in_flight: int = 0  # per worker; 0: no cap
+    # the change feed, /api/v1/events (api.feed, api.feed_poller); per worker
+    feed_max_subscribers: int = 1000
+    feed_queue_events: int = 2000  # a subscriber further behind gets `overflow` and is closed
+    feed_poll_seconds: float = 0.05
+    feed_heartbeat_seconds: float = 15.0
+    feed_bookmark_seconds: float = 5.0
 
     def to_environment(self) -> str:
         return json.dumps(asdict(self))

@@ -13,7 +13,9 @@ from urllib.parse import quote
 import httpx
 import pytest
 
+from api import feed_openapi, history_openapi
 from api import reports as report_routes
+from api import timeline as timeline_route
 from api.routes import ROUTES
 from models import catalog
 from tests.api_support import ReadModel, resource, serve
@@ -448,7 +450,8 @@ def test_operational_endpoints(model: ReadModel, server: str) -> None:
         assert get(server, "/" + asset).status_code == 200, asset
     spec = get(server, "/openapi.json").json()
     api_paths = [p for p in spec["paths"] if p.startswith("/api/v1")]
-    assert spec["openapi"].startswith("3.1") and len(api_paths) == len(ROUTES) + len(report_routes.openapi_paths()) + 1
+    assert spec["openapi"].startswith("3.1") and len(api_paths) == len(ROUTES) + len(report_routes.openapi_paths()) + len(
+        history_openapi.paths()) + len(feed_openapi.paths()) + len(timeline_route.openapi_paths())
     get(server, "/api/v1/machines/m0")
     text = get(server, "/metrics").text
     assert 'omni_readmodel_api_request_duration_seconds_count{method="GET",route="/api/v1/machines/{id}"}' in text

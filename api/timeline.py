@@ -1,7 +1,7 @@
 """``GET /api/v1/timeline``: state segments per resource and time bucket (``models.timeline``), for the
 fleet page and any script. Parameters are parsed strictly (400 naming the parameter); the aggregation
 runs on a query thread within the query timeout (503 past it), at most ``CONCURRENT`` per worker (429
-after waiting ``SLOT_WAIT_SECONDS`` for a slot), over at most ``limit`` rows and ``buckets`` buckets.
+after waiting for a slot as long as a query may run), over at most ``limit`` rows and ``buckets`` buckets.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Timeline:
         qp.check_query_string(req.query_string)
         query = parse(req.params)
         try:  # a page asks for a few at once: wait briefly for a slot rather than refuse at once
-            await asyncio.wait_for(self.slots.acquire(), SLOT_WAIT_SECONDS)
+            await asyncio.wait_for(self.slots.acquire(), max(SLOT_WAIT_SECONDS, self.db.query_timeout))
         except TimeoutError:
             raise problems.Problem(429, "busy", "Too Many Requests",
                                    f"{CONCURRENT} timelines are already being computed in this worker; retry "

@@ -87,9 +87,15 @@ export async function loadOverview(root) {
           el("td", { text: machines }), el("td", { text: doc.talos_version || "–" }), el("td", { text: doc.kubernetes_version || "–" }));
       }));
     }),
-    get("reports/talos-versions", { since: "1d" }).then(({ data }) => bars(card("card-talos", ".bars"), lastDay(data, "talos_version"))),
-    get("reports/kubernetes-versions", { since: "1d" }).then(({ data }) => bars(card("card-kubernetes", ".bars"), lastDay(data, "kubernetes_version"))),
-    get("reports/machine-count", { since: "30d" }).then(({ data }) => chart(card("card-count", ".chart"), data)),
+    // one report at a time: a worker runs only a couple at once (429 beyond)
+    (async () => {
+      const talos = await get("reports/talos-versions", { since: "1d" });
+      bars(card("card-talos", ".bars"), lastDay(talos.data, "talos_version"));
+      const kubernetes = await get("reports/kubernetes-versions", { since: "1d" });
+      bars(card("card-kubernetes", ".bars"), lastDay(kubernetes.data, "kubernetes_version"));
+      const count = await get("reports/machine-count", { since: "30d" });
+      chart(card("card-count", ".chart"), count.data);
+    })(),
   ];
   const results = await Promise.allSettled(tasks);
   const failed = results.find((r) => r.status === "rejected");

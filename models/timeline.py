@@ -29,7 +29,8 @@ from sqlalchemy.engine import Connection
 
 from models import catalog, reporting
 from models.catalog import LABEL_CLUSTER
-from models.history import head_revision, revision_at
+from models.history import head_revision
+from models.schema import events
 
 MAX_BUCKETS = 2000
 DEFAULT_BUCKETS = 200
@@ -97,8 +98,8 @@ class Query:
 @dataclass
 class Row:
     id: str
-    first_revision: int
-    first_seen: datetime | None
+    first_revision: int | None = None
+    first_seen: datetime | None = None
     destroyed: datetime | None = None
     changes: int = 0
     state: str | None = None
@@ -162,9 +163,9 @@ def compute(conn: Connection, query: Query) -> Timeline:
     head = head_revision(conn)
     if query.start >= query.end:  # an empty window, as the reports answer an empty interval
         return Timeline(query, head, state_rule.states, 0, [], dict.fromkeys(state_rule.states, 0))
-    r_from = revision_at(conn, query.start)
-    r_to = min(revision_at(conn, query.end), head)
-    rows, current = _candidates(conn, view, kind, state_rule, query, r_from, r_to)
+    r_from = _revision_at(conn, query.start)
+    r_to = min(_revision_at(conn, query.end), head)
+    rows, current = _candidates(conn, view, kind, state_rule, query, r_from, r_to, head)
     if query.sort == "changes":
         _count_changes(conn, view, rows, r_from, r_to)
         rows.sort(key=lambda row: (-row.changes, row.id))
@@ -178,29 +179,42 @@ def compute(conn: Connection, query: Query) -> Timeline:
     return Timeline(query, head, state_rule.states, len(rows), page, current)
 
 
+def _revision_at(conn: Connection, when: datetime) -> int:
+    """``models.history.revision_at`` in two index seeks: the writer keeps observed_at monotonic, so the
+    last revision at or before ``when`` is the largest one at the latest observed_at not after it
+    (``MAX(revision) WHERE observed_at <= when`` reads every index entry before ``when``)."""
+    latest = conn.execute(sa.select(sa.func.max(events.c.observed_at)).where(events.c.observed_at <= when)).scalar()
+    if latest is None:
+        return 0
+    return int(conn.execute(sa.select(sa.func.max(events.c.revision)).where(events.c.observed_at == latest)).scalar())
+
+
 def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, state_rule: StateRule, query: Query,
-                r_from: int, r_to: int) -> tuple[list[Row], dict[str, int]]:
-    """Resources of the collection that existed at some point of (r_from, r_to]: live now, or destroyed
-    after r_from; created at or before r_to. Also the live ones' count per current state."""
+                r_from: int, r_to: int, head: int) -> tuple[list[Row], dict[str, int]]:
+    """Resources of the collection that existed at some point of (r_from, r_to]: live now (the
+    ``current_*`` view), or destroyed after r_from; and the live ones' count per current state. A
+    window ending before the head also drops resources first seen after it."""
     has_cluster = any(c.name == "cluster" for c in view.columns)
-    first = ("(SELECT MIN(e.revision) FROM events e WHERE e.namespace = :ns AND e.type = :type "
-             "AND e.id = c.id)")
-    cluster = "c.cluster" if has_cluster else "NULL"
+    keys = {"ns": kind.namespace, "type": kind.type}
+    cluster = "c.cluster" if has_cluster and query.cluster is not None else "NULL"
     live = conn.execute(sa.text(
-        f"SELECT c.id, c.labels, {cluster} AS cluster, {first} AS first, {state_rule.sql} AS state "
-        f"FROM {view.current} c"),
-        {"ns": kind.namespace, "type": kind.type}).all()
+        f"SELECT c.id, c.labels, {cluster} AS cluster, {state_rule.sql} AS state FROM {view.current} c"), keys).all()
+    # Destroyed resources: ids ever logged (a loose scan of the (namespace, type, id, revision) index,
+    # one seek per id) that the projection no longer holds, with their last event.
     gone = conn.execute(sa.text(
-        f"SELECT c.id, c.labels, c.observed_at, {first} AS first FROM events c "
-        "WHERE c.namespace = :ns AND c.type = :type AND c.event = 'destroyed' AND c.revision > :r_from "
-        "ORDER BY c.revision"),
-        {"ns": kind.namespace, "type": kind.type, "r_from": r_from}).all()
-    found: dict[str, Row] = {}
+        "WITH RECURSIVE ids(id) AS ("
+        " SELECT MIN(id) FROM events WHERE namespace = :ns AND type = :type"
+        " UNION ALL SELECT (SELECT MIN(e.id) FROM events e WHERE e.namespace = :ns AND e.type = :type"
+        " AND e.id > ids.id) FROM ids WHERE ids.id IS NOT NULL"
+        "), last AS ("
+        " SELECT (SELECT MAX(x.revision) FROM events x WHERE x.namespace = :ns AND x.type = :type"
+        " AND x.id = ids.id) AS revision FROM ids WHERE ids.id IS NOT NULL AND NOT EXISTS ("
+        " SELECT 1 FROM resources r WHERE r.namespace = :ns AND r.type = :type AND r.id = ids.id))"
+        " SELECT e.id, e.labels, e.observed_at FROM last JOIN events e ON e.revision = last.revision"
+        " WHERE e.revision > :r_from AND e.event = 'destroyed'"), {**keys, "r_from": r_from}).all()
     text = (query.text or "").casefold()
 
-    def keep(id_: str, labels: dict, cluster_id: str | None, first_revision: int | None) -> bool:
-        if first_revision is None or first_revision > r_to:
-            return False
+    def keep(id_: str, labels: dict, cluster_id: str | None) -> bool:
         if text and text not in id_.casefold():
             return False
         if query.cluster is not None:
@@ -209,16 +223,34 @@ def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, stat
                 return False
         return query.labels is None or query.labels(labels)
 
-    for id_, labels, destroyed_at, first_revision in gone:
+    found: dict[str, Row] = {}
+    for id_, labels, destroyed_at in gone:
         labels = _labels(labels)
-        if keep(id_, labels, labels.get(LABEL_CLUSTER), first_revision):
-            found[id_] = Row(id_, int(first_revision), None, destroyed=_time(destroyed_at))
+        if keep(id_, labels, labels.get(LABEL_CLUSTER)):
+            found[id_] = Row(id_, destroyed=_time(destroyed_at))
+    states: dict[str, str] = {}
+    for id_, labels, cluster_id, state in live:
+        if keep(id_, _labels(labels), cluster_id):
+            found[id_] = Row(id_)  # live again after a destroy: live wins
+            states[id_] = state
+    rows = list(found.values())
+    if query.sort == "first_seen" or r_to < head:
+        _first_revisions(conn, kind, rows)
+        rows = [row for row in rows if row.first_revision is not None and row.first_revision <= r_to]
     current = dict.fromkeys(state_rule.states, 0)
-    for id_, labels, cluster_id, first_revision, state in live:
-        if keep(id_, _labels(labels), cluster_id, first_revision):
-            found[id_] = Row(id_, int(first_revision), None)  # live again after a destroy: live wins
-            current[state] = current.get(state, 0) + 1
-    return list(found.values()), current
+    for row in rows:
+        if row.id in states:
+            current[states[row.id]] = current.get(states[row.id], 0) + 1
+    return rows, current
+
+
+def _first_revisions(conn: Connection, kind: catalog.Kind, rows: list[Row]) -> None:
+    """Each row's first logged revision (one index seek per row)."""
+    first = sa.text("SELECT MIN(revision) FROM events WHERE namespace = :ns AND type = :type AND id = :id")
+    for row in rows:
+        if row.first_revision is None:
+            value = conn.execute(first, {"ns": kind.namespace, "type": kind.type, "id": row.id}).scalar()
+            row.first_revision = None if value is None else int(value)
 
 
 def _kinds(view: reporting.View) -> list[catalog.Kind]:
@@ -253,11 +285,12 @@ def _fold(conn: Connection, view: reporting.View, state_rule: StateRule, query: 
     by_id: dict[str, list] = {}
     for version in versions:
         by_id.setdefault(version.id, []).append(version)
-    first_seen = _first_seen(conn, [row.first_revision for row in page])
+    _first_revisions(conn, catalog.by_name(view.kind), page)
+    first_seen = _first_seen(conn, [row.first_revision for row in page if row.first_revision is not None])
     start, end = _ms(query.start), _ms(query.end)
     states = {name: index for index, name in enumerate(state_rule.states)}
     for row in page:
-        row.first_seen = first_seen.get(row.first_revision)
+        row.first_seen = first_seen.get(row.first_revision) if row.first_revision is not None else None
         _fold_row(row, by_id.get(row.id, []), r_from, start, end, query.buckets, states)
 
 

@@ -6,7 +6,7 @@ import { get } from "./api.js";
 import { axisLabel, el, localTime, svg, utcTime } from "./format.js";
 
 const ROW_HEIGHT = 26;
-const PAGE = 60;  // rows per request: a screenful and some (the server's cost grows with rows x versions)
+const PAGE = 40;  // rows per request: two screenfuls (the server's cost grows with rows x versions)
 const PRESETS = { "1h": 3_600_000, "6h": 21_600_000, "1d": 86_400_000, "7d": 604_800_000, "30d": 2_592_000_000, "90d": 7_776_000_000 };
 const STEPS = [60e3, 300e3, 900e3, 1800e3, 3600e3, 3 * 3600e3, 6 * 3600e3, 12 * 3600e3, 86400e3, 2 * 86400e3, 7 * 86400e3, 14 * 86400e3, 30 * 86400e3];
 const FILTERS = ["collection", "cluster", "selector", "q", "sort"];

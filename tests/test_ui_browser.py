@@ -80,7 +80,8 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("ui")
     url = f"sqlite:///{tmp / 'readmodel.db'}"
-    simulator = SimulatorProcess("--no-auth", "--machines", "30", "--clusters", "3", "--seed", "5")
+    # the demo's fleet (omni-readmodel demo: 200 machines, 10 clusters, seed 1): the first render is its
+    simulator = SimulatorProcess("--no-auth", "--machines", "200", "--clusters", "10", "--seed", "1")
     engine = create_engine(url)
     migrate.upgrade(engine)
     engine.dispose()
@@ -161,13 +162,15 @@ def test_the_page_shows_exactly_a_clusters_machines(page: Page, stack: Stack) ->
     for record in export:
         if record["type"].startswith("ClusterMachines."):
             members.setdefault(record["labels"].get(LABEL_CLUSTER, ""), set()).add(record["id"])
-    cluster = max(members, key=lambda c: len(members[c]))
+    # the smallest cluster: every row is on screen (the list draws only the visible rows)
+    cluster = min((c for c in members if c), key=lambda c: (len(members[c]), c))
     page.page.goto(f"{stack.base}/ui/?range=1h")
     page.page.wait_for_selector("#rows .row")
     page.page.wait_for_selector("#card-count svg")
     marks = page.page.evaluate("Object.fromEntries(performance.getEntriesByType('mark').map(m => [m.name, m.startTime]))")
     (ARTIFACTS / "timings.json").write_text(json.dumps(marks, indent=1))
-    print(f"first meaningful render: {marks.get('timeline-rendered', float('nan')):.0f} ms after navigation start")
+    print(f"first meaningful render on the demo fleet: {marks.get('timeline-rendered', float('nan')):.0f} ms "
+          "after navigation start")
     page.page.locator("#overview").screenshot(path=str(ARTIFACTS / "overview.png"))
     page.page.locator("#timeline").screenshot(path=str(ARTIFACTS / "timeline.png"))
 

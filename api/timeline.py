@@ -27,7 +27,7 @@ PATH = API + "/timeline"
 CONCURRENT = 2  # per worker, so timelines never take every query thread
 SLOT_WAIT_SECONDS = 2.0
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+MAX_LIMIT = 500
 DEFAULT_WINDOW = "1d"
 PARAMETERS = ("collection", "from", "to", "buckets", "selector", "cluster", "q", "sort", "limit", "cursor")
 

@@ -32,7 +32,7 @@ from models.catalog import LABEL_CLUSTER
 from models.history import head_revision
 from models.schema import events
 
-MAX_BUCKETS = 2000
+MAX_BUCKETS = 1000  # with MAX_LIMIT rows, at most 500k bucket cells folded per request
 DEFAULT_BUCKETS = 200
 SORTS = ("name", "first_seen", "changes")
 

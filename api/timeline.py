@@ -62,11 +62,12 @@ def parse(params: dict[str, Any], now: datetime | None = None) -> timeline.Query
         raise qp.bad_parameter(unknown[0], "not a parameter of the timeline (" + ", ".join(PARAMETERS) + ")")
     now = now or datetime.now(UTC)
     single = {name: qp.single(params, name) for name in PARAMETERS}
-    collection = single["collection"] or "machines"
+    # an empty value is a malformed one (the OpenAPI patterns refuse it too), not the default
+    collection = single["collection"] if single["collection"] is not None else "machines"
     if collection not in timeline.collections():
         raise qp.bad_parameter("collection", "must be one of " + ", ".join(timeline.collections()))
-    start = _time("from", single["from"] or DEFAULT_WINDOW, now)
-    end = _time("to", single["to"], now) if single["to"] else now
+    start = _time("from", single["from"] if single["from"] is not None else DEFAULT_WINDOW, now)
+    end = _time("to", single["to"], now) if single["to"] is not None else now
 
     def bounded(name: str, default: int, most: int) -> int:
         text = single[name]
@@ -77,7 +78,7 @@ def parse(params: dict[str, Any], now: datetime | None = None) -> timeline.Query
             raise qp.bad_parameter(name, f"must be an integer from 1 to {most}")
         return value
 
-    sort = single["sort"] or "name"
+    sort = single["sort"] if single["sort"] is not None else "name"
     if sort not in timeline.SORTS:
         raise qp.bad_parameter("sort", "must be one of " + ", ".join(timeline.SORTS))
     requirements = qp.selector(params)
@@ -86,7 +87,7 @@ def parse(params: dict[str, Any], now: datetime | None = None) -> timeline.Query
         labels=(lambda labels: selectors.matches(requirements, labels)) if requirements else None,
         cluster=qp.filter_value(params, "cluster"), text=qp.filter_value(params, "q"), sort=sort,
         limit=bounded("limit", DEFAULT_LIMIT, MAX_LIMIT),
-        offset=_cursor(single["cursor"], sort) if single["cursor"] else 0)
+        offset=_cursor(single["cursor"], sort) if single["cursor"] is not None else 0)
 
 
 class Timeline:

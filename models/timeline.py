@@ -13,13 +13,14 @@ Cost: the candidate rows come from the ``current_*`` view plus the log's destroy
 window's start (one index seek per row for its first revision); only the page's rows read their
 versions, through the history view filtered by id (the view's window functions partition by id, so the
 filter reaches the log's ``(namespace, type, id, revision)`` index). ``sort=changes`` also counts
-every candidate's events inside the window, one index range scan per row.
+every event of the collection's kinds inside the window (one pass over that part of the index).
 """
 
 # ruff: noqa: S608 - view and column names come from the declarations, never from input
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from models import catalog, reporting
 from models.catalog import LABEL_CLUSTER
-from models.history import head_revision
+from models.history import head_revision, retention_horizon
 from models.schema import events
 
 MAX_BUCKETS = 1000  # with MAX_LIMIT rows, at most 500k bucket cells folded per request
@@ -199,19 +200,8 @@ def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, stat
     cluster = "c.cluster" if has_cluster and query.cluster is not None else "NULL"
     live = conn.execute(sa.text(
         f"SELECT c.id, c.labels, {cluster} AS cluster, {state_rule.sql} AS state FROM {view.current} c"), keys).all()
-    # Destroyed resources: ids ever logged (a loose scan of the (namespace, type, id, revision) index,
-    # one seek per id) that the projection no longer holds, with their last event.
-    gone = conn.execute(sa.text(
-        "WITH RECURSIVE ids(id) AS ("
-        " SELECT MIN(id) FROM events WHERE namespace = :ns AND type = :type"
-        " UNION ALL SELECT (SELECT MIN(e.id) FROM events e WHERE e.namespace = :ns AND e.type = :type"
-        " AND e.id > ids.id) FROM ids WHERE ids.id IS NOT NULL"
-        "), last AS ("
-        " SELECT (SELECT MAX(x.revision) FROM events x WHERE x.namespace = :ns AND x.type = :type"
-        " AND x.id = ids.id) AS revision FROM ids WHERE ids.id IS NOT NULL AND NOT EXISTS ("
-        " SELECT 1 FROM resources r WHERE r.namespace = :ns AND r.type = :type AND r.id = ids.id))"
-        " SELECT e.id, e.labels, e.observed_at FROM last JOIN events e ON e.revision = last.revision"
-        " WHERE e.revision > :r_from AND e.event = 'destroyed'"), {**keys, "r_from": r_from}).all()
+    gone = [(id_, labels, at) for id_, (revision, labels, at) in _destroyed(conn, kind, head).items()
+            if revision > r_from]
     text = (query.text or "").casefold()
 
     def keep(id_: str, labels: dict, cluster_id: str | None) -> bool:
@@ -244,6 +234,56 @@ def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, stat
     return rows, current
 
 
+@dataclass
+class _Destroyed:
+    head: int
+    horizon: int
+    rows: dict[str, tuple[int, object, object]]  # id -> (revision, labels, observed_at) of its destroy
+
+
+_DESTROYED: dict[tuple[str, str, str], _Destroyed] = {}
+_DESTROYED_LOCK = threading.Lock()
+MAX_DELTA = 200_000  # events past the cached head read incrementally; beyond, scan again
+
+
+def _destroyed(conn: Connection, kind: catalog.Kind, head: int) -> dict[str, tuple[int, object, object]]:
+    """Resources of ``kind`` whose last event is a destroy, with that event. Finding them means a loose
+    scan of the log's (namespace, type, id, revision) index (one seek per id ever logged): done once per
+    process and kind, then kept current from the events past the cached head (the log is append-only;
+    a new retention horizon or a smaller head, after a rebuild, scans again)."""
+    key = (conn.engine.url.render_as_string(hide_password=True), kind.namespace, kind.type)
+    keys = {"ns": kind.namespace, "type": kind.type}
+    horizon = retention_horizon(conn)
+    with _DESTROYED_LOCK:
+        cached = _DESTROYED.get(key)
+    if cached is not None and cached.horizon == horizon and cached.head <= head <= cached.head + MAX_DELTA:
+        if head == cached.head:
+            return cached.rows
+        rows = dict(cached.rows)
+        for id_, revision, event, labels, at in conn.execute(sa.text(
+                "SELECT id, revision, event, labels, observed_at FROM events WHERE revision > :since "
+                "AND revision <= :head AND namespace = :ns AND type = :type ORDER BY revision"),
+                {**keys, "since": cached.head, "head": head}):
+            if event == "destroyed":
+                rows[id_] = (int(revision), labels, at)
+            else:
+                rows.pop(id_, None)
+    else:
+        rows = {id_: (int(revision), labels, at) for id_, revision, labels, at in conn.execute(sa.text(
+            "WITH RECURSIVE ids(id) AS ("
+            " SELECT MIN(id) FROM events WHERE namespace = :ns AND type = :type"
+            " UNION ALL SELECT (SELECT MIN(e.id) FROM events e WHERE e.namespace = :ns AND e.type = :type"
+            " AND e.id > ids.id) FROM ids WHERE ids.id IS NOT NULL"
+            "), last AS ("
+            " SELECT (SELECT MAX(x.revision) FROM events x WHERE x.namespace = :ns AND x.type = :type"
+            " AND x.id = ids.id AND x.revision <= :head) AS revision FROM ids WHERE ids.id IS NOT NULL)"
+            " SELECT e.id, e.revision, e.labels, e.observed_at FROM last JOIN events e ON e.revision = last.revision"
+            " WHERE e.event = 'destroyed'"), {**keys, "head": head})}
+    with _DESTROYED_LOCK:
+        _DESTROYED[key] = _Destroyed(head, horizon, rows)
+    return rows
+
+
 def _first_revisions(conn: Connection, kind: catalog.Kind, rows: list[Row]) -> None:
     """Each row's first logged revision (one index seek per row)."""
     first = sa.text("SELECT MIN(revision) FROM events WHERE namespace = :ns AND type = :type AND id = :id")
@@ -258,19 +298,19 @@ def _kinds(view: reporting.View) -> list[catalog.Kind]:
 
 
 def _count_changes(conn: Connection, view: reporting.View, rows: list[Row], r_from: int, r_to: int) -> None:
-    """Events of the collection's kinds (the listed and the joined ones) per row inside the window."""
+    """Events of the collection's kinds (the listed and the joined ones) per row inside the window: one
+    pass over the window's part of the (namespace, type, id, revision) index."""
     if not rows:
         return
-    types = sa.bindparam("types", expanding=True)
     kinds = _kinds(view)
-    counts = sa.text(
-        "SELECT COUNT(*) FROM events WHERE namespace IN :namespaces AND type IN :types AND id = :id "
-        "AND revision > :r_from AND revision <= :r_to").bindparams(
-        types, sa.bindparam("namespaces", expanding=True))
-    params = {"types": [k.type for k in kinds], "namespaces": sorted({k.namespace for k in kinds}),
-              "r_from": r_from, "r_to": r_to}
+    counts = dict(conn.execute(sa.text(
+        "SELECT id, COUNT(*) FROM events WHERE namespace IN :namespaces AND type IN :types "
+        "AND revision > :r_from AND revision <= :r_to GROUP BY id").bindparams(
+        sa.bindparam("types", expanding=True), sa.bindparam("namespaces", expanding=True)),
+        {"types": [k.type for k in kinds], "namespaces": sorted({k.namespace for k in kinds}),
+         "r_from": r_from, "r_to": r_to}).all())
     for row in rows:
-        row.changes = int(conn.execute(counts, {**params, "id": row.id}).scalar() or 0)
+        row.changes = int(counts.get(row.id, 0))
 
 
 def _fold(conn: Connection, view: reporting.View, state_rule: StateRule, query: Query, page: list[Row],

@@ -7,7 +7,7 @@ revision (a test fixture's edit of the log) so buckets are exact."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -115,6 +115,17 @@ def test_other_collections_use_their_rule(fleet: ReadModel) -> None:
     assert found.current["ready"] == 1
 
 
+def test_later_destroys_and_recreations(fleet: ReadModel) -> None:
+    """The destroyed resources are found once, then followed from the log past that head."""
+    assert {r["id"]: r["destroyed"] is not None for r in _compute(fleet)["rows"]} == {
+        "m1": False, "m2": True, "m3": False}
+    fleet.apply([("default", "Machines.omni.sidero.dev", "m3")])
+    fleet.apply([resource("Machine", "m2", {"connected": True})])
+    later = _compute(fleet, end=datetime.now(UTC) + timedelta(days=1))
+    assert {r["id"]: (r["destroyed"] is not None, r["state"]) for r in later["rows"]} == {
+        "m1": (False, "connected"), "m2": (False, "connected"), "m3": (True, None)}
+
+
 # --- over HTTP ------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -161,6 +172,8 @@ def test_http_pages_with_cursors(server: str) -> None:
     ({"selector": "a in ("}, "selector"),
     ({"cluster": "a\x00"}, "cluster"),
     ({"colour": "red"}, "colour"),
+    ({"to": ""}, "to"),
+    ({"cursor": ""}, "cursor"),
 ])
 def test_http_bad_parameters_are_400(server: str, params: dict, parameter: str) -> None:
     response = httpx.get(server + "/api/v1/timeline", params=params, timeout=10)

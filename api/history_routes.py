@@ -74,13 +74,10 @@ def _gone(name: str, horizon: int) -> PointProblem:
                                headers={"X-Readmodel-Horizon": str(horizon)}), name)
 
 
-def _horizon_check(db: Database, name: str, point: int | datetime) -> None:
+def _horizon_check(conn: Any, name: str, point: int | datetime) -> None:
     """410 when ``point`` (since=) is older than the retention horizon: versions before it are gone."""
-    def read(conn: Any) -> tuple[int, int]:
-        revision = point if isinstance(point, int) else history.revision_at(conn, point)
-        return revision, history.retention_horizon(conn)
-
-    revision, horizon = db.history(read)
+    revision = point if isinstance(point, int) else history.revision_at(conn, point)
+    horizon = history.retention_horizon(conn)
     if revision < horizon:
         raise _gone(name, horizon)
 
@@ -153,6 +150,10 @@ class _Base:
 class HistoryEndpoint(_Base):
     """``GET <item>/history``: the versions of the item route's document, newest first."""
 
+    def __init__(self, api: Api, route: Route, replays: versions.ReplayCache) -> None:
+        super().__init__(api, route)
+        self.replays = replays
+
     async def on_get(self, req: Request, resp: Response, id: str) -> None:  # noqa: A002 - the route's name
         api, route = self.api, self.route
         params = req.params
@@ -164,21 +165,43 @@ class HistoryEndpoint(_Base):
         path_id = _path_id(id, route)
         base = api.base(req)
         head = api.db.head(fresh=True)
+        header = req.get_header("If-None-Match")
+        cache = self.replays
         if since is not None:
-            await api.db.run(_horizon_check, api.db, "since", since)
-        replay = await api.db.run(api.db.history, lambda conn: versions.replay(conn, route, path_id, head))
-        if not replay.existed:
-            raise not_found(f"{route.not_found}: {path_id!r} (never logged)")
-        chosen = [v for v in reversed(replay.versions) if _within(v, since, until)]
-        total = len(chosen)
-        if before is not None:
-            chosen = [v for v in chosen if v.revision < before]
-        page, more = chosen[:limit], len(chosen) > limit
-        if more:
-            resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[-1].revision))))
+            await api.db.run(api.db.history, lambda conn: _horizon_check(conn, "since", since))
+        token = cache.token(route, path_id, head)
+        etag = etag_for(token, req, base)
+        if header is not None and etag_matches(header, etag):  # nothing it reads changed: no replay
+            resp.status = 304
+            resp.set_header("ETag", etag)
+            resp.set_header("X-Readmodel-Revision", str(head))
+            return
+
+        def answer(conn: Any | None) -> tuple[list[versions.Version], int, bytes]:
+            """(the page and one more, the total, the body): blocking on a replay or a render, else cheap."""
+            replay = cache.get(route, path_id, token) if conn is None else cache.replay(conn, route, path_id,
+                                                                                         head, token)
+            if not replay.existed:
+                raise not_found(f"{route.not_found}: {path_id!r} (never logged)")
+            chosen = [v for v in reversed(replay.versions) if _within(v, since, until)]
+            total = len(chosen)
+            if before is not None:
+                chosen = [v for v in chosen if v.revision < before]
+            page = chosen[:limit + 1]
+            return page, total, json_array([_entry(v, replay.document(v)) for v in page[:limit]])
+
+        cached = cache.get(route, path_id, token)
+        newest_page = before is None and since is None and until is None
+        if cached is not None and newest_page and cached.rendered_all(cached.versions[-limit:]):
+            page, total, body = answer(None)  # the newest page of a cached replay, rendered: on the loop
+        elif cached is not None:
+            page, total, body = await api.db.run(answer, None)
+        else:
+            page, total, body = await api.db.run(api.db.history, answer)
+        if len(page) > limit:
+            resp.set_header("Link", _link_next(req, base, qp.Cursor("-id", None, str(page[limit - 1].revision))))
         resp.set_header("X-Total-Count", str(total))
-        body = json_array([_entry(v, replay.document(v)) for v in page])
-        _answer(req, resp, base, f"{replay.last_input}.{replay.horizon}", head, body)
+        _answer(req, resp, base, token, head, body)
 
     on_head = on_get
 
@@ -306,25 +329,35 @@ class ChangesEndpoint(_Base):
         if len(rows) > MAX_CHANGED:
             raise bad_parameter("from", f"more than {MAX_CHANGED} resources changed between revisions {low} and "
                                         f"{high}: narrow from/to, or name a collection")
-        changes = [c for c in _merge(rows)
-                   if (cluster is None or c.labels.get(LABEL_CLUSTER) == cluster)
-                   and selectors.matches(requirements, c.labels)]
-        summary: dict[str, dict[str, int]] = {}
-        for change in changes:
-            counts = summary.setdefault(change.collection, {"created": 0, "updated": 0, "destroyed": 0})
-            counts[_net(change)] += 1
-        total = len(changes)
-        if after is not None:
-            changes = [c for c in changes if (c.collection, c.id) > (after.key, after.id)]
-        page = changes[:limit]
-        if len(changes) > limit:
+        # merging and filtering grow with the range: off the event loop
+        page, total, more, body = await api.db.run(_changes_page, rows, cluster, requirements, after, limit, low,
+                                                   high)
+        if more:
             resp.set_header("Link", _link_next(req, base, qp.Cursor("id", page[-1].collection, page[-1].id)))
         resp.set_header("X-Total-Count", str(total))
-        body = json.dumps({"from_revision": low, "to_revision": high, "summary": summary,
-                           "changes": [c.as_dict() for c in page]}, separators=(",", ":"), ensure_ascii=False)
-        _answer(req, resp, base, f"{low}.{high}", head, body.encode())
+        _answer(req, resp, base, f"{low}.{high}", head, body)
 
     on_head = on_get
+
+
+def _changes_page(rows: list[history.Changed], cluster: str | None, requirements: tuple, after: qp.Cursor | None,
+                  limit: int, low: int, high: int) -> tuple[list[Change], int, bool, bytes]:
+    """(the page, the total, whether more follow, the body): one change per resource, filtered, with the
+    summary over every page."""
+    changes = [c for c in _merge(rows)
+               if (cluster is None or c.labels.get(LABEL_CLUSTER) == cluster)
+               and selectors.matches(requirements, c.labels)]
+    summary: dict[str, dict[str, int]] = {}
+    for change in changes:
+        counts = summary.setdefault(change.collection, {"created": 0, "updated": 0, "destroyed": 0})
+        counts[_net(change)] += 1
+    total = len(changes)
+    if after is not None:
+        changes = [c for c in changes if (c.collection, c.id) > (after.key, after.id)]
+    page = changes[:limit]
+    body = json.dumps({"from_revision": low, "to_revision": high, "summary": summary,
+                       "changes": [c.as_dict() for c in page]}, separators=(",", ":"), ensure_ascii=False)
+    return page, total, len(changes) > limit, body.encode()
 
 
 def _collections(params: dict[str, Any]) -> list[str]:
@@ -375,7 +408,8 @@ def _net(change: Change) -> str:
 
 def register(app: App, api: Api) -> None:
     """The history routes of every item route with a history (``route_documents.HISTORY_ROUTES``)."""
+    replays = versions.ReplayCache(api.db)
     for route in route_documents.HISTORY_ROUTES:
-        app.add_route(route.template + "/history", HistoryEndpoint(api, route))
+        app.add_route(route.template + "/history", HistoryEndpoint(api, route, replays))
         app.add_route(route.template + "/diff", DiffEndpoint(api, route))
     app.add_route(API + "/changes", ChangesEndpoint(api))

@@ -15,13 +15,16 @@ longer answers it), but the kept state at the horizon is the starting point of t
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
 
 from api import route_documents
+from api.database import Database
 from api.routes import Route
 from models import catalog, history, projections
 
@@ -48,10 +51,20 @@ class Replay:
     last_input: int  # the newest revision of an input event (what the answer depends on)
     horizon: int
 
+    rendered: dict[int, bytes] = field(default_factory=dict)  # revision -> document, once rendered
+
+    def rendered_all(self, chosen: list[Version]) -> bool:
+        return all(version.revision in self.rendered for version in chosen)
+
     def document(self, version: Version) -> bytes:
-        """The version's document, rendered only when asked for (a page renders its own versions only)."""
-        document = route_documents.document(self.route, route_documents.StateSource(version.states), self.path_id)
-        assert document is not None  # a version's states hold its document's own resource
+        """The version's document, rendered only when asked for (a page renders its own versions only)
+        and then kept with the replay (``ReplayCache``: the next request for the page reads no row)."""
+        document = self.rendered.get(version.revision)
+        if document is None:
+            source = route_documents.StateSource(version.states)
+            document = route_documents.document(self.route, source, self.path_id)
+            assert document is not None  # a version's states hold its document's own resource
+            self.rendered[version.revision] = document
         return document
 
 
@@ -68,6 +81,7 @@ class _Inputs:
         self.parent = None if parent is None else (parent.namespace, parent.type, path_id)
         self.states: dict[Key, history.Logged] = {}
         self.source = route_documents.StateSource(self.states)
+        self._joined: dict[Key, tuple[tuple, Any]] = {}  # join key -> (the events it read, its part)
 
     def present(self) -> bool:
         """Whether the route answers a document (its item responder: the parent, then the resource)."""
@@ -78,7 +92,13 @@ class _Inputs:
         if key == self.own:
             return route_documents.document(self.route, self.source, self.path_id)
         if key in self.joins:
-            return projections.joined_part(self.states[self.own].state, self.source._lookup, self.joins[key])
+            pair = tuple(self.states.get(k) for k in (self.own, *self.joins))  # what the part reads
+            known = self._joined.get(key)
+            if known is not None and known[0] == pair:  # the last event's "after" is the next one's "before"
+                return known[1]
+            part = projections.joined_part(self.states[self.own].state, self.source._lookup, self.joins[key])
+            self._joined[key] = (pair, part)
+            return part
         return None  # the parent: only whether it exists matters
 
 
@@ -121,3 +141,42 @@ def replay(conn: Connection, route: Route, path_id: str, head: int) -> Replay:
         if revision >= horizon:
             out.append(entry)
     return Replay(route, path_id, out, previous is not None, last_input, horizon)
+
+
+class ReplayCache:
+    """The last few replays of a worker, by (route, id, version token): the token is the newest input
+    revision and the retention horizon, so a page after the first, or a poll while nothing changed, reuses
+    the replay (and its rendered documents); any new input event is another key."""
+
+    def __init__(self, db: Database, size: int = 16) -> None:  # a replay holds its events' rows: ~1 MB each
+        self.db = db
+        self.size = size
+        self._replays: OrderedDict[tuple, Replay] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last = db.compile(history.last_revision_statement())
+        self._horizon = db.compile(history.horizon_statement())
+
+    def token(self, route: Route, path_id: str, head: int) -> str:
+        """What the route's history depends on: one index seek per input resource on the driver (cheap
+        enough for the event loop, like an item's row lookup)."""
+        newest = 0
+        for namespace, type_, id_ in route_documents.inputs(route, path_id):
+            row = self.db.one(self._last, {"namespace": namespace, "type": type_, "id": id_, "until": head})
+            newest = max(newest, int(row[0] or 0) if row else 0)
+        row = self.db.one(self._horizon, {})
+        return f"{newest}.{int(row[0] or 0) if row else 0}"
+
+    def get(self, route: Route, path_id: str, token: str) -> Replay | None:
+        with self._lock:
+            found = self._replays.get((route.path, path_id, token))
+            if found is not None:
+                self._replays.move_to_end((route.path, path_id, token))
+        return found
+
+    def replay(self, conn: Connection, route: Route, path_id: str, head: int, token: str) -> Replay:
+        found = replay(conn, route, path_id, head)
+        with self._lock:
+            self._replays[(route.path, path_id, token)] = found
+            while len(self._replays) > self.size:
+                self._replays.popitem(last=False)
+        return found

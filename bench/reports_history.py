@@ -19,11 +19,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import Result
+from bench import Result, setting
 from models import migrate, reports
 from models.db import create_engine
 
-MACHINES = int(os.environ.get("BENCH_REPORT_MACHINES", "2000"))
+MACHINES = int(setting("BENCH_REPORT_MACHINES", 2000, 100))
 DAYS = 90
 CHANGES_PER_MACHINE_DAY = 5.4  # with the creations: ~5M events for 10k machines
 REPORT_TARGET_S = 10.0

@@ -374,3 +374,16 @@ def changed_between(conn: Connection, low: int, high: int, kinds: list[tuple[str
              .join(last, last.c.revision == grouped.c.last))
     return [Changed(row[0], row[1], row[2], int(row[3]), row[4], int(row[5]), row[6], int(row[7]), row[8] or {})
             for row in conn.execute(query)]
+
+
+def last_revision_statement() -> sa.Select:
+    """The newest revision at or before ``until`` of one resource's events (binds namespace, type, id,
+    until): one index seek, as one statement for callers that compile theirs once (the API's driver reads)."""
+    return sa.select(sa.func.max(events.c.revision)).where(
+        events.c.namespace == sa.bindparam("namespace"), events.c.type == sa.bindparam("type"),
+        events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("until"))
+
+
+def horizon_statement() -> sa.Select:
+    """``retention_horizon`` as one statement."""
+    return sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from api.app import create_app
 from api.settings import Settings
 from models import catalog, retention
+from models.catalog import LABEL_CLUSTER
 from models.schema import streams
 from tests.api_support import ReadModel, resource
 
@@ -121,7 +122,7 @@ def _pages(harness: Harness, path: str) -> list[dict]:
     return items
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(operations=OPERATIONS)
 def test_history_is_the_log(harness: Harness, operations: list[tuple[str, int, Any]]) -> None:
@@ -140,14 +141,14 @@ def test_history_is_the_log(harness: Harness, operations: list[tuple[str, int, A
         assert [{k: v[k] for k in ("revision", "event", "document")} for v in listed] == expected
         assert int(answer.headers["X-Total-Count"]) == len(expected)
         assert _pages(harness, f"{API}/machines/{id_}/history?limit=2") == listed
-        # every pair of versions with a document: the patch turns ?at=A into ?at=B
-        present = [v["revision"] for v in listed if v["event"] != "destroyed"]
-        for low, high in itertools.permutations(present, 2):
+        # neighbouring versions with a document, both ways, and the oldest to the newest: the patch turns
+        # ?at=A (the history's document, equal to it above) into ?at=B
+        present = [(v["revision"], v["document"]) for v in listed if v["event"] != "destroyed"]
+        pairs = [*itertools.pairwise(present), *itertools.pairwise(present[::-1])]
+        for (low, before), (high, after) in [*pairs, (present[-1], present[0])] if len(present) > 1 else []:
             diff = harness.get(f"{API}/machines/{id_}/diff?from={low}&to={high}")
             assert diff.status_code == 200, diff.text
             assert diff.headers["Content-Type"].startswith("application/json-patch+json")
-            before = harness.get(f"{API}/machines/{id_}?at={low}").json()
-            after = harness.get(f"{API}/machines/{id_}?at={high}").json()
             assert jsonpatch.apply_patch(before, diff.json()) == after
     # /changes over this example's revisions: each machine with its event count
     changes = harness.get(f"{API}/changes?from={start}&collection=machines")
@@ -158,16 +159,30 @@ def test_history_is_the_log(harness: Harness, operations: list[tuple[str, int, A
         assert (mine[id_]["from_revision"], mine[id_]["to_revision"]) == (revisions[0], revisions[-1])
 
 
-@pytest.fixture
-def small(sqlite_url: str) -> Iterator[Harness]:
+def _small(url: str) -> Harness:
     """m1: created (1), status (2), destroyed (3), re-created (4); c1 created (5)."""
-    made = Harness(sqlite_url)
+    made = Harness(url)
     model = made.model
     model.apply([resource("Machine", "m1", {"connected": True})])
     model.apply([resource("MachineStatus", "m1", {"network": {"hostname": "a"}})])
     model.apply([(MACHINE.namespace, MACHINE.type, "m1")])
     model.apply([resource("Machine", "m1", {"connected": False})])
-    model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.31.1"})])
+    model.apply([resource("Cluster", "c1", {"kubernetes_version": "1.31.1"}, labels={LABEL_CLUSTER: "c1"})])
+    return made
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """The small history, for tests that only read it."""
+    made = _small(f"sqlite:///{tmp_path_factory.mktemp('history')}/small.db")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def changing(sqlite_url: str) -> Iterator[Harness]:
+    """The small history, for a test that writes or prunes."""
+    made = _small(sqlite_url)
     yield made
     made.close()
 
@@ -180,7 +195,7 @@ def _problem(answer: httpx.Response, status: int, parameter: str | None = None) 
     return body
 
 
-@pytest.mark.parametrize(("query", "parameter"), [
+BAD_PARAMETERS = [
     ("/machines/m1/history?since=yesterday", "since"),
     ("/machines/m1/history?until=2025-01-01T00:00:00", "until"),
     ("/machines/m1/history?limit=0", "limit"),
@@ -193,9 +208,13 @@ def _problem(answer: httpx.Response, status: int, parameter: str | None = None) 
     ("/changes?from=1&collection=machines&collection=nope", "collection"),
     ("/changes?from=1&selector=a%20in", "selector"),
     ("/changes?from=1&cursor=WyJpZCIsIm5vcGUiLCJ4Il0", "cursor"),
-])
-def test_bad_parameters_are_named(small: Harness, query: str, parameter: str) -> None:
-    _problem(small.get(API + query), 400, parameter)
+    ("/changes?from=3&to=2&limit=x", "limit"),
+]
+def test_bad_parameters_are_named(small: Harness) -> None:
+    for query, parameter in BAD_PARAMETERS:
+        _problem(small.get(API + query), 400, parameter)
+    # an empty range is an empty answer, not an error
+    assert small.get(f"{API}/changes?from=3&to=2").json()["changes"] == []
 
 
 def test_unknown_ids_and_points(small: Harness) -> None:
@@ -212,7 +231,8 @@ def test_unknown_ids_and_points(small: Harness) -> None:
     assert [v["revision"] for v in window.json()] == [3, 2] and window.headers["X-Total-Count"] == "2"
 
 
-def test_etags_follow_the_inputs(small: Harness) -> None:
+def test_etags_follow_the_inputs(changing: Harness) -> None:
+    small = changing
     first = small.get(f"{API}/machines/m1/history")
     assert small.get(f"{API}/machines/m1/history", **{"If-None-Match": first.headers["ETag"]}).status_code == 304
     small.model.apply([resource("Cluster", "c2", {})])  # not an input of m1's document
@@ -225,7 +245,8 @@ def test_etags_follow_the_inputs(small: Harness) -> None:
                      **{"If-None-Match": diff.headers["ETag"]}).status_code == 304
 
 
-def test_below_the_retention_horizon_is_gone(small: Harness) -> None:
+def test_below_the_retention_horizon_is_gone(changing: Harness) -> None:
+    small = changing
     retention.prune(small.model.engine, 4)
     for query, parameter in (("/machines/m1/history?since=2", "since"), ("/machines/m1/diff?from=2&to=4", "from"),
                              ("/changes?from=3", "from")):
@@ -236,3 +257,33 @@ def test_below_the_retention_horizon_is_gone(small: Harness) -> None:
     assert [v["revision"] for v in small.get(f"{API}/machines/m1/history").json()] == [4]
     summary = small.get(f"{API}/changes?from=4").json()["summary"]
     assert summary == {"clusters": {"created": 1, "updated": 0, "destroyed": 0}}
+
+
+def test_openapi_documents_every_history_route(small: Harness) -> None:
+    from api.route_documents import HISTORY_ROUTES
+
+    paths = small.get("/openapi.json").json()["paths"]
+    wanted = {route.template + end for route in HISTORY_ROUTES for end in ("/history", "/diff")} | {API + "/changes"}
+    assert wanted <= set(paths)
+    assert "application/json-patch+json" in paths[API + "/machines/{id}/diff"]["get"]["responses"]["200"]["content"]
+
+
+def test_changes_filter_and_paginate(small: Harness) -> None:
+    everything = small.get(f"{API}/changes?from=0").json()
+    assert [(c["collection"], c["id"], c["first_event"], c["last_event"], c["versions"])
+            for c in everything["changes"]] == [("clusters", "c1", "created", "created", 1),
+                                                ("machines", "m1", "created", "created", 4)]
+    assert everything["summary"] == {"clusters": {"created": 1, "updated": 0, "destroyed": 0},
+                                      "machines": {"created": 1, "updated": 0, "destroyed": 0}}
+    # m1 existed at 1: destroyed at 3 and re-created at 4 is an update; its MachineStatus (2) counts for it
+    since_one = small.get(f"{API}/changes?from=1&collection=machines").json()
+    assert since_one["changes"][0]["first_event"] == "updated" and since_one["changes"][0]["versions"] == 3
+    assert since_one["summary"] == {"machines": {"created": 0, "updated": 1, "destroyed": 0}}
+    for query in ("cluster=c1", "selector=omni.sidero.dev%2Fcluster%3Dc1"):
+        assert [c["id"] for c in small.get(f"{API}/changes?from=0&{query}").json()["changes"]] == ["c1"]
+    first = small.get(f"{API}/changes?from=0&limit=1")
+    assert first.headers["X-Total-Count"] == "2" and [c["id"] for c in first.json()["changes"]] == ["c1"]
+    link = first.headers["Link"]
+    second = small.get(link[1:link.index(">")])
+    assert [c["id"] for c in second.json()["changes"]] == ["m1"] and "Link" not in second.headers
+    assert second.json()["summary"] == everything["summary"]  # the summary covers every page

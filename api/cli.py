@@ -69,7 +69,7 @@ def _add_feed_arguments(parser: argparse.ArgumentParser) -> None:
     feed = parser.add_argument_group("change feed", "GET /api/v1/events: each worker polls the event log once for "
                                      "all of its feed clients")
     feed.add_argument("--feed-max-subscribers", type=int, default=Settings.feed_max_subscribers, metavar="N",
-                      help="per worker: answer 503 with Retry-After beyond N feed clients "
+                      help="per worker: answer 503 with Retry-After beyond N feed clients (0: no feed) "
                            f"(default {Settings.feed_max_subscribers})")
     feed.add_argument("--feed-queue-events", type=int, default=Settings.feed_queue_events, metavar="N",
                       help="a feed client more than N events behind gets `overflow` with the revision to resume "

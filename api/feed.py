@@ -33,7 +33,7 @@ from falcon.asgi import Request, Response, SSEvent
 from api import params as qp
 from api import problems, served
 from api.database import Database
-from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber, read_events
+from api.feed_poller import READ_BATCH, FeedPoller, Filter, Subscriber, frames, last_revision
 from api.routes import API
 from models import history
 
@@ -62,18 +62,17 @@ class Gone(problems.Problem):
 
 
 def _position(params: dict[str, Any], last_event_id: str | None) -> int | None:
+    """Where the client is: Last-Event-ID, else since (both checked whenever given)."""
+    text = qp.single(params, "since")
+    since = None if text is None else qp.integer(text)
+    if text is not None and since is None:
+        raise problems.bad_parameter("since", f"must be a revision: at most {qp.MAX_INTEGER_DIGITS} ASCII digits")
     if last_event_id is not None:
         value = qp.integer(last_event_id)
         if value is None:
             raise problems.bad_parameter("Last-Event-ID", "must be a revision this feed sent")
         return value
-    text = qp.single(params, "since")
-    if text is None:
-        return None
-    value = qp.integer(text)
-    if value is None:
-        raise problems.bad_parameter("since", f"must be a revision: at most {qp.MAX_INTEGER_DIGITS} ASCII digits")
-    return value
+    return since
 
 
 def _filter(params: dict[str, Any]) -> Filter:
@@ -136,7 +135,7 @@ class Events:
         resp.set_header("Cache-Control", "no-store")
         resp.set_header("X-Accel-Buffering", "no")  # proxies must pass events on at once
         resp.set_header("X-Readmodel-Revision", str(head))
-        self.poller.register()
+        self.poller.register(since)
         subscriber = Subscriber(wanted, since, self.poller.queue_events)
         resp.stream = self._stream(subscriber, receive, base, sse, None if follow or sse else head)
 
@@ -172,7 +171,7 @@ class Events:
                 return
             batch: Any = poller.recent_after(cursor) if limit <= poller.position else None
             if batch is None:
-                batch = await self.db.run(read_events, self.db, cursor, limit)
+                batch = await self.db.run(poller.reader.read, cursor, limit)
                 upto = min(limit, cursor + READ_BATCH)
                 horizon = await self.db.run(self.db.history, history.retention_horizon)
                 if cursor < horizon:  # pruned while we read: the rest may have gaps; the client relists
@@ -184,7 +183,7 @@ class Events:
             if matching:
                 state.sent_at(matching[-1].revision)
                 yield b"".join(event.frame(base, sse) for event in matching)
-            elif wanted.hides and self._bookmark_due(state, upto):
+            elif end is None and wanted.hides and self._bookmark_due(state, upto):
                 state.sent_at(upto)
                 yield _marker("bookmark", upto, sse)
 
@@ -193,13 +192,12 @@ class Events:
 
     async def _live(self, subscriber: Subscriber, base: bytes, sse: bool, state: _Sent) -> AsyncIterator[bytes]:
         """Whatever the poller queues, all of it per wake-up in one chunk; bookmarks, heartbeats."""
-        queue = subscriber.queue
         while True:
-            if queue:
-                events = list(queue)
-                queue.clear()
-                state.sent_at(events[-1].revision)
-                yield b"".join(event.frame(base, sse) for event in events)
+            if subscriber.queue:
+                chunks = subscriber.take()
+                state.sent_at(last_revision(chunks[-1]))
+                parts = [frames(chunk, base, sse) for chunk in chunks]
+                yield parts[0] if len(parts) == 1 else b"".join(parts)
                 continue
             if subscriber.closed:
                 return
@@ -216,11 +214,15 @@ class Events:
                 yield HEARTBEAT if sse else _marker("bookmark", state.revision, sse)
                 continue
             wait = min(self.heartbeat, self.bookmark) - (now - state.at)
-            subscriber.wake.clear()
+            wake = subscriber.wake
+            wake.clear()
+            # a timer that sets the event, not asyncio.wait_for: no task per wake-up (200 subscribers
+            # wake 20 times a second each)
+            timer = asyncio.get_running_loop().call_later(max(0.01, wait), wake.set)
             try:
-                await asyncio.wait_for(subscriber.wake.wait(), max(0.01, wait))
-            except TimeoutError:
-                pass
+                await wake.wait()
+            finally:
+                timer.cancel()
 
 
 class _Sent:

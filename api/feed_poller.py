@@ -31,19 +31,15 @@ from api import selectors, served
 from api.database import Database
 from models import catalog, projections
 from models.catalog import LABEL_CLUSTER
+from models.history import DESTROYED
 from models.resource import StoredResource
 from models.schema import events
 
 log = logging.getLogger(__name__)
 
 READ_BATCH = 1000  # log rows per read: bounds one read's time and memory
+OUTAGE_PAUSE = 2.0  # seconds between reads at most while the database does not answer
 _CLUSTER_IDS = {kind.stream_key for kind in catalog.KINDS if kind.ids in ("cluster id", "cluster name")}
-_COLUMNS = [events.c[name] for name in ("revision", "event", "namespace", "type", "id", "version", "phase",
-                                        "owner", "created", "updated", "labels", "annotations", "finalizers",
-                                        "spec", "observed_at")]
-_READ = (sa.select(*_COLUMNS)
-         .where(events.c.revision > sa.bindparam("after"), events.c.revision <= sa.bindparam("upto"))
-         .order_by(events.c.revision))
 
 
 class FeedEvent:
@@ -102,23 +98,41 @@ class Subscriber:
         self.filter = wanted
         self.position = position  # every revision up to here was offered (queued or filtered out)
         self.limit = limit
-        self.queue: deque[FeedEvent] = deque()
+        self.queue: deque[Batch | list[FeedEvent]] = deque()  # whole batches, or the events of one it wants
+        self.queued = 0  # events in ``queue``
         self.wake = asyncio.Event()
         self.overflowed = False
         self.closed = False
 
-    def offer(self, event: FeedEvent) -> None:
-        if event.revision <= self.position or self.overflowed or self.closed:
-            return  # already read while catching up from the database
-        self.position = event.revision
-        if not self.filter.matches(event):
+    def offer(self, batch: Batch) -> None:
+        """Queue what this subscriber wants of ``batch``: the batch itself when that is all of it (its
+        frames are then joined once per worker, not per subscriber)."""
+        events = batch.events
+        if not events or self.overflowed or self.closed or events[-1].revision <= self.position:
             return
-        if len(self.queue) >= self.limit:
+        chunk: Batch | list[FeedEvent] = batch
+        if events[0].revision <= self.position:  # partly read while catching up from the database
+            chunk = events = [event for event in events if event.revision > self.position]
+        if self.filter.hides:
+            matches = self.filter.matches
+            chunk = events = [event for event in events if matches(event)]
+        self.position = batch.events[-1].revision
+        if not events:
+            return
+        if self.queued + len(events) > self.limit:
             self.overflowed = True
             self.queue.clear()  # the client resumes from what it was sent: free the backlog now
+            self.queued = 0
         else:
-            self.queue.append(event)
+            self.queue.append(chunk)
+            self.queued += len(events)
         self.wake.set()
+
+    def take(self) -> list[Batch | list[FeedEvent]]:
+        chunks = list(self.queue)
+        self.queue.clear()
+        self.queued = 0
+        return chunks
 
     def advance(self, position: int) -> None:
         """The log was read up to ``position`` (the rest of it was filtered out or not logged)."""
@@ -127,7 +141,37 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self.queue.clear()
+        self.queued = 0
         self.wake.set()
+
+
+class Batch:
+    """The events of one poll, offered as one piece to every subscriber that wants all of them."""
+
+    __slots__ = ("events", "_joined")
+
+    def __init__(self, events: Sequence[FeedEvent]) -> None:
+        self.events = events
+        self._joined: dict[tuple[bytes, bool], bytes] = {}
+
+    def joined(self, base_json: bytes, sse: bool) -> bytes:
+        key = (base_json, sse)
+        joined = self._joined.get(key)
+        if joined is None:
+            joined = b"".join(event.frame(base_json, sse) for event in self.events)
+            if len(self._joined) < 4:
+                self._joined[key] = joined
+        return joined
+
+
+def frames(chunk: Batch | Sequence[FeedEvent], base_json: bytes, sse: bool) -> bytes:
+    if isinstance(chunk, Batch):
+        return chunk.joined(base_json, sse)
+    return b"".join(event.frame(base_json, sse) for event in chunk)
+
+
+def last_revision(chunk: Batch | Sequence[FeedEvent]) -> int:
+    return (chunk.events if isinstance(chunk, Batch) else chunk)[-1].revision
 
 
 def _ignore(count: int) -> None:
@@ -138,34 +182,68 @@ def _nothing() -> None:
     pass
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value  # SQLite: text; PostgreSQL: decoded
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, str):  # SQLite stores naive UTC text
+        value = datetime.fromisoformat(value)
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=UTC)  # SQLite stores naive UTC
+    return value.replace(tzinfo=UTC)
 
 
-def _event(conn: sa.Connection, row: Any) -> FeedEvent:
-    state = StoredResource(row.namespace, row.type, row.id, int(row.version), row.phase, row.owner,
-                           _aware(row.created), _aware(row.updated), row.labels or {}, row.annotations or {},
-                           row.finalizers or [], row.spec or {})
-    collection = served.collection_of(row.namespace, row.type)
-    document = served.document_at(conn, state, int(row.revision))
-    head = json.dumps({"revision": int(row.revision), "observed_at": projections.rfc3339(_aware(row.observed_at)),
-                       "collection": collection, "namespace": row.namespace, "type": row.type, "id": row.id,
-                       "event": row.event}, separators=(",", ":"))
-    data = f'{head[:-1]},"document":{document or "null"}}}'.encode()
-    cluster = row.id if (row.namespace, row.type) in _CLUSTER_IDS else state.labels.get(LABEL_CLUSTER)
-    return FeedEvent(int(row.revision), row.event, collection, cluster, state.labels, data)
+def _state(row: Sequence[Any]) -> StoredResource:
+    """A resource from the state columns (``_STATE``) at the start of ``row``."""
+    return StoredResource(row[0], row[1], row[2], int(row[3]), row[4], row[5], _time(row[6]), _time(row[7]),
+                          _json(row[8]) or {}, _json(row[9]) or {}, _json(row[10]) or [], _json(row[11]) or {})
 
 
-def read_events(db: Database, after: int, upto: int) -> list[FeedEvent]:
-    """Log rows ``(after, upto]``, rendered (blocking: on a query thread). At most ``READ_BATCH``."""
-    upto = min(upto, after + READ_BATCH)
+_STATE = [events.c[name] for name in ("namespace", "type", "id", "version", "phase", "owner", "created", "updated",
+                                      "labels", "annotations", "finalizers", "spec")]
 
-    def read(conn: sa.Connection) -> list[FeedEvent]:
-        return [_event(conn, row) for row in conn.execute(_READ, {"after": after, "upto": upto})]
 
-    return db.history(read)
+class LogReader:
+    """Reads and renders log rows with statements compiled once, on the driver (``Database.all``/``one``):
+    rendering a joined document looks other resources up by key, which through SQLAlchemy statements
+    built per call costs more than the render itself."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._rows = db.compile(
+            sa.select(*_STATE, events.c.revision, events.c.event, events.c.observed_at)
+            .where(events.c.revision > sa.bindparam("after"), events.c.revision <= sa.bindparam("upto"))
+            .order_by(events.c.revision))
+        self._lookup = db.compile(
+            sa.select(*_STATE, events.c.event)
+            .where(events.c.namespace == sa.bindparam("namespace"), events.c.type == sa.bindparam("type"),
+                   events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("revision"))
+            .order_by(events.c.revision.desc()).limit(1))
+
+    def read(self, after: int, upto: int) -> list[FeedEvent]:
+        """Log rows ``(after, upto]``, at most ``READ_BATCH``, rendered (blocking: on a query thread)."""
+        upto = min(upto, after + READ_BATCH)
+        return [self._event(row) for row in self.db.all(self._rows, {"after": after, "upto": upto})]
+
+    def _at(self, revision: int) -> Any:
+        def lookup(namespace: str, type_: str, id_: str) -> StoredResource | None:
+            row = self.db.one(self._lookup, {"namespace": namespace, "type": type_, "id": id_, "revision": revision})
+            return None if row is None or row[12] == DESTROYED else _state(row)
+        return lookup
+
+    def _event(self, row: Sequence[Any]) -> FeedEvent:
+        state = _state(row)
+        revision, event = int(row[12]), row[13]
+        collection = served.collection_of(state.namespace, state.type)
+        document = served.document_at(state, self._at(revision)) if collection else None
+        head = json.dumps({"revision": revision, "observed_at": projections.rfc3339(_time(row[14])),
+                           "collection": collection, "namespace": state.namespace, "type": state.type,
+                           "id": state.id, "event": event}, separators=(",", ":"))
+        data = f'{head[:-1]},"document":{document or "null"}}}'.encode()
+        key = (state.namespace, state.type)
+        cluster = state.id if key in _CLUSTER_IDS else state.labels.get(LABEL_CLUSTER)
+        return FeedEvent(revision, event, collection, cluster, state.labels, data)
 
 
 class FeedPoller:
@@ -176,6 +254,7 @@ class FeedPoller:
         self.interval = interval
         self.queue_events = queue_events
         self.max_subscribers = max_subscribers
+        self.reader = LogReader(db)
         self.subscribers: set[Subscriber] = set()
         self.clients = 0  # feed requests in progress (catching up or attached)
         self.position = 0  # every revision up to here was read and offered
@@ -189,12 +268,15 @@ class FeedPoller:
     def full(self) -> bool:
         return self.clients >= self.max_subscribers
 
-    def register(self) -> None:
-        """A feed request begins: keep the poller running (from the current head when it was idle)."""
+    def register(self, since: int) -> None:
+        """A feed request for the revisions after ``since`` begins: keep the poller running. An idle poller
+        starts from ``since`` when that is within ``queue_events`` of the head (so the clients that
+        reconnect together after a restart catch up from ``recent``, rendered once), else from the head."""
         self.clients += 1
         self.on_clients(self.clients)
         if self._task is None or self._task.done():
-            self.position = self._kept_after = self.db.head(fresh=True)
+            head = self.db.head(fresh=True)
+            self.position = self._kept_after = since if head - self.queue_events <= since <= head else head
             self.recent.clear()
             self._task = asyncio.get_running_loop().create_task(self._follow(), name="feed-poller")
 
@@ -220,28 +302,34 @@ class FeedPoller:
         return [event for event in self.recent if event.revision > cursor]
 
     async def _follow(self) -> None:
+        pause = self.interval
         while self.clients > 0:
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(pause)
             try:
                 await self.poll()
-            except Exception:  # an outage or a timeout: keep the subscribers, try again next tick
+                pause = self.interval
+            except Exception:  # an outage or a timeout: keep the subscribers, try again a little later
                 log.warning("change feed: reading the log failed; retrying", exc_info=True)
+                pause = min(max(pause * 2, self.interval), OUTAGE_PAUSE)
 
     async def poll(self) -> None:
         head = self.db.head(fresh=True)
         while head > self.position and self.clients > 0:
             after = self.position
-            batch = await self.db.run(read_events, self.db, after, head)
+            batch = await self.db.run(self.reader.read, after, head)
             self.publish(batch, min(head, after + READ_BATCH))
 
-    def publish(self, batch: Sequence[FeedEvent], upto: int) -> None:
-        """Offer ``batch`` (the log after ``position`` up to ``upto``) to every subscriber."""
-        for event in batch:
-            if len(self.recent) == self.recent.maxlen:
-                self._kept_after = self.recent[0].revision
-            self.recent.append(event)
+    def publish(self, events: Sequence[FeedEvent], upto: int) -> None:
+        """Offer ``events`` (the log after ``position`` up to ``upto``) to every subscriber."""
+        if events:
+            if len(self.recent) + len(events) > (self.recent.maxlen or 0):
+                dropped = len(self.recent) + len(events) - (self.recent.maxlen or 0)
+                self._kept_after = (self.recent[dropped - 1].revision if dropped <= len(self.recent)
+                                    else events[dropped - len(self.recent) - 1].revision)
+            self.recent.extend(events)
+            batch = Batch(events)
             for subscriber in tuple(self.subscribers):
-                subscriber.offer(event)
+                subscriber.offer(batch)
                 if subscriber.overflowed:
                     self.subscribers.discard(subscriber)
                     self.on_overflow()

@@ -54,16 +54,16 @@ def collection_of(namespace: str, type_: str) -> str | None:
 
 
 def lookup_at(conn: sa.Connection, revision: int) -> Lookup:
-    """``projections.render``'s lookup: a resource as of ``revision``."""
+    """``projections.render``'s lookup over a SQLAlchemy connection: a resource as of ``revision``."""
     return lambda namespace, type_, id_: history.resource_at(conn, namespace, type_, id_, revision)
 
 
-def document_at(conn: sa.Connection, state: StoredResource, revision: int) -> str | None:
-    """The item document (links as placeholders) for the logged change ``state`` at ``revision``."""
+def document_at(state: StoredResource, lookup: Lookup) -> str | None:
+    """The item document (links as placeholders) for the logged change ``state``; ``lookup`` finds other
+    resources as of the change's revision (``lookup_at``, or faster equivalents)."""
     key = (state.namespace, state.type)
     if key not in COLLECTIONS:
         return None
-    lookup = lookup_at(conn, revision)
     into = _EMBEDDED.get(key)
     if into is not None:
         state = lookup(*into, state.id)

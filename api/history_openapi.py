@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api import collections, history_routes, openapi, route_documents
+from api import collection_kinds, history_routes, openapi, route_documents
 from api.params import MAX_LIMIT
 from api.routes import API, Route
 
@@ -126,7 +126,7 @@ def _changes() -> dict[str, Any]:
         openapi._parameter("from", "query", f"changes after this point: {_POINT_TEXT}", _POINT, required=True),
         openapi._parameter("to", "query", f"changes up to this point (default: the head): {_POINT_TEXT}", _POINT),
         {**openapi._parameter("collection", "query", "only these collections (repeatable)",
-                              {"type": "array", "items": {"type": "string", "enum": list(collections.COLLECTIONS)}}),
+                              {"type": "array", "items": {"type": "string", "enum": list(collection_kinds.COLLECTIONS)}}),
          "style": "form", "explode": True},
         openapi._parameter("cluster", "query", "only resources labelled with this cluster", openapi._FILTER),
         openapi._parameter("selector", "query", "Kubernetes label selector over the labels after the last change",

@@ -19,7 +19,7 @@ from typing import Any
 import jsonpatch
 from falcon.asgi import App, Request, Response
 
-from api import collections, problems, route_documents, selectors, versions
+from api import collection_kinds, problems, route_documents, selectors, versions
 from api import params as qp
 from api.database import Database
 from api.problems import bad_parameter, not_found
@@ -317,13 +317,13 @@ class ChangesEndpoint(_Base):
         requirements = qp.selector(params)
         limit = qp.limit(params) or DEFAULT_PAGE
         after = qp.cursor(params, "id")
-        if after is not None and (after.key not in collections.COLLECTIONS):
+        if after is not None and (after.key not in collection_kinds.COLLECTIONS):
             raise bad_parameter("cursor", "not a cursor this API issued")
         base = api.base(req)
         head = api.db.head(fresh=True)
         low = await api.db.run(_range_start, api.db, start, head)
         high = head if end is None else await _resolve(api, "to", end, head)
-        kinds = [key for name in wanted for key in collections.kinds_of(name)] if low < high else []
+        kinds = [key for name in wanted for key in collection_kinds.kinds_of(name)] if low < high else []
         rows = await api.db.run(api.db.history, lambda conn: history.changed_between(conn, low, high, kinds,
                                                                                      MAX_CHANGED + 1))
         if len(rows) > MAX_CHANGED:
@@ -363,12 +363,12 @@ def _changes_page(rows: list[history.Changed], cluster: str | None, requirements
 def _collections(params: dict[str, Any]) -> list[str]:
     value = params.get("collection")
     if value is None:
-        return list(collections.COLLECTIONS)
+        return list(collection_kinds.COLLECTIONS)
     names = value if isinstance(value, list) else [value]
     for name in names:
-        if name not in collections.COLLECTIONS:
+        if name not in collection_kinds.COLLECTIONS:
             raise bad_parameter("collection", f"{name[:64]!r} is not a collection with a history "
-                                              f"({', '.join(collections.COLLECTIONS)})")
+                                              f"({', '.join(collection_kinds.COLLECTIONS)})")
     return list(dict.fromkeys(names))
 
 
@@ -377,10 +377,10 @@ def _merge(rows: list[history.Changed]) -> list[Change]:
     document; the labels kept are those of the collection's own resource when it changed."""
     merged: dict[tuple[str, str], Change] = {}
     for row in rows:
-        collection = collections.collection_of(row.namespace, row.type)
+        collection = collection_kinds.collection_of(row.namespace, row.type)
         if collection is None:
             continue
-        own = collections.is_own(row.namespace, row.type)
+        own = collection_kinds.is_own(row.namespace, row.type)
         first = row.first_event if own else versions.UPDATED
         last = row.last_event if own else versions.UPDATED
         found = merged.get((collection, row.id))

@@ -8,8 +8,9 @@ tells after each of them whether the document changed without rendering it where
 version of the route's own resource is another document; a joined resource's change is compared on the
 members that read it, ``projections.joined_part``), so its cost follows the history of this one resource,
 whatever the length of the log. Documents are rendered, with the item route's code, only for the versions
-a page shows: each is what ``GET <item>?at=<revision>`` answers. A version below the retention horizon is not listed (``at=`` no
-longer answers it), but the kept state at the horizon is the starting point of the replay.
+a page shows: each is what ``GET <item>?at=<revision>`` answers. A version below the retention horizon is
+not listed (``at=`` no longer answers it), but the kept state at the horizon is the replay's start.
+``ReplayCache`` keeps a worker's last replays, keyed by what they read.
 """
 
 from __future__ import annotations
@@ -50,7 +51,6 @@ class Replay:
     existed: bool  # whether the document ever existed (in the retained log)
     last_input: int  # the newest revision of an input event (what the answer depends on)
     horizon: int
-
     rendered: dict[int, bytes] = field(default_factory=dict)  # revision -> document, once rendered
 
     def rendered_all(self, chosen: list[Version]) -> bool:

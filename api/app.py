@@ -56,7 +56,7 @@ class Entry:
         scope[feed.RECEIVE] = receive  # the change feed watches for the client going away
         method = scope["method"]
         if method == "HEAD":
-            scope = {**scope, "method": "GET"}
+            scope = {**scope, "method": "GET", feed.HEAD: True}
         elif method == "OPTIONS":
             send = _read_only_allow(send)
         metrics = self.metrics

@@ -39,6 +39,7 @@ from models import history
 
 PATH = API + "/events"
 RECEIVE = "omni_readmodel.receive"  # the ASGI receive callable, put in the scope by ``api.app.Entry``
+HEAD = "omni_readmodel.head"  # set by ``Entry`` on a HEAD request (answered as GET): no stream to follow
 SSE = "text/event-stream"
 NDJSON = "application/x-ndjson"
 RETRY_AFTER = 5
@@ -135,6 +136,9 @@ class Events:
         resp.set_header("Cache-Control", "no-store")
         resp.set_header("X-Accel-Buffering", "no")  # proxies must pass events on at once
         resp.set_header("X-Readmodel-Revision", str(head))
+        if req.scope.get(HEAD):
+            resp.data = b""  # the headers of the stream, which would otherwise never end
+            return
         self.poller.register(since)
         subscriber = Subscriber(wanted, since, self.poller.queue_events)
         resp.stream = self._stream(subscriber, receive, base, sse, None if follow or sse else head)

@@ -219,6 +219,8 @@ def test_bad_parameters_are_400_naming_them(stack: Stack) -> None:
                                   ({}, {"Last-Event-ID": "-1"}, "Last-Event-ID")]:
         response = httpx.get(stack.base + "/api/v1/events", params=params, headers=headers, timeout=30)
         assert response.status_code == 400 and response.json()["parameter"] == name, response.text
+    head = httpx.head(stack.base + "/api/v1/events?follow=true", headers=SSE, timeout=30)  # headers, then done
+    assert head.status_code == 200 and head.headers["content-type"].startswith("text/event-stream")
 
 
 def test_past_the_subscriber_cap_503_and_disconnects_free_the_slots(stack: Stack) -> None:

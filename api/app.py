@@ -15,9 +15,10 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from api import feed, history_routes, openapi, ops, problems
+from api import feed, history_routes, openapi, ops, problems, ui
 from api import metrics as api_metrics
 from api import reports as report_routes
+from api import timeline as timeline_route
 from api.auth import access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
 from api.kubeconfig import Kubeconfigs, OmniAccess
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Any:
     report_routes.register(app, db)
     history_routes.register(app, api)  # <item>/history, <item>/diff, /changes
     feed.register(app, api, settings)
+    timeline_route.register(app, db)
     app.add_sink(ReadOnlySink(), prefix=API + r"(/|$)")
     app.add_route("/livez", ops.Livez())
     app.add_route("/readyz", ops.Readyz(api))
@@ -123,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Any:
     app.add_route("/metrics", ops.Metrics(metrics, api))
     app.add_route("/openapi.json", openapi.OpenApi())
     app.add_route("/", ops.RootRedirect())
+    ui.register(app)
     app.add_route("/docs", openapi.DocsPage())
     app.add_route("/docs/init.js", openapi.DocsInit())
     assets = openapi.swagger_ui_path()

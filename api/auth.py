@@ -26,6 +26,7 @@ from api.database import Database
 from api.ops import PROBES
 from api.problems import Problem
 from api.settings import Settings
+from api.ui import is_public
 from models import tokens
 
 CACHE_SECONDS = 2.0
@@ -117,7 +118,7 @@ class BearerAuth:
         self.open_preflight = open_preflight  # CORS: browsers send preflights without credentials
 
     async def process_request(self, req: Request, resp: Response) -> None:
-        if req.path in PROBES:
+        if req.path in PROBES or is_public(req.path):  # the page's files hold no data
             return
         if self.open_preflight and req.method == "OPTIONS" and req.get_header("Access-Control-Request-Method"):
             return

@@ -19,6 +19,7 @@ from falcon.asgi import Request, Response
 import models
 from api import reports as report_routes
 from api import selectors
+from api import timeline as timeline_route
 from api.params import MAX_LIMIT, MAX_TEXT, SORTS
 from api.routes import API, ROUTES, Derived, Route, Shape
 from models import history, projections
@@ -279,6 +280,7 @@ def _ops_paths() -> dict[str, Any]:
         "/metrics": plain("Prometheus metrics", "text/plain"),
         "/openapi.json": plain("This document", "application/json", {"type": "object"}),
         "/docs": plain("Interactive documentation (Swagger UI, served locally)", "text/html"),
+        "/ui/": plain("The fleet page (static files; reads only this API)", "text/html"),
     }
 
 
@@ -292,6 +294,7 @@ def build() -> dict[str, Any]:
 
     paths.update(history_openapi.paths())  # <item>/history, <item>/diff, /changes (api/history_routes.py)
     paths.update(feed_openapi.paths())  # /events (api/feed.py)
+    paths.update(timeline_route.openapi_paths())  # api/timeline.py
     schemas: dict[str, Any] = {doc.title: document_schema(doc) for doc in projections.DOCUMENTS.values()}
     schemas["Metadata"] = _METADATA
     schemas.update(feed_openapi.schemas())

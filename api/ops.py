@@ -163,5 +163,7 @@ class Metrics:
 
 
 class RootRedirect:
+    """``/`` opens the fleet page (``/ui/``); the API documentation stays at ``/docs``."""
+
     async def on_get(self, req: Request, resp: Response) -> None:
-        raise falcon.HTTPFound("docs")
+        raise falcon.HTTPFound("ui/")

@@ -95,6 +95,13 @@ def register(app: falcon.asgi.App, db: Database) -> None:
     app.add_route(API + "/reports/{name}", ReportItem(ReportRunner(db)))
 
 
+# what parse_time accepts, exactly: an age, a calendar date, or an RFC 3339 time (also the timeline's)
+_TIME_OF_DAY = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+_DAY = r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+TIME_SCHEMA = {"type": "string", "pattern": rf"^([0-9]{{1,5}}[mhd]|[0-9]{{1,4}}w|{_DAY}"
+                                            rf"|{_DAY}T{_TIME_OF_DAY}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"}
+
+
 def openapi_paths() -> dict[str, Any]:
     """The two report routes for /openapi.json (merged by api/openapi.py)."""
     def problem(description: str) -> dict[str, Any]:
@@ -104,11 +111,7 @@ def openapi_paths() -> dict[str, Any]:
     def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"name": name, "in": "query", "required": False, "description": description, "schema": schema}
 
-    # what parse_time accepts, exactly: an age, a calendar date, or an RFC 3339 time
-    time_of_day = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
-    day = r"(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
-    when = {"type": "string", "pattern": rf"^([0-9]{{1,5}}[mhd]|[0-9]{{1,4}}w|{day}"
-                                         rf"|{day}T{time_of_day}(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"}
+    when = TIME_SCHEMA
     takes = {reports.SINCE: query("since", "start: an age (90d, 12h, 2w, 30m), a date or an RFC 3339 time (UTC); "
                                            "since at or after until is an empty interval", when),
              reports.UNTIL: query("until", "end, same forms (default: now)", when),

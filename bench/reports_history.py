@@ -39,22 +39,22 @@ def _status(rng: random.Random, index: int, talos: str) -> dict:
                          "memory_modules": [{"size_mb": 16384}], "blockdevices": [{"size": "512000000000"}]}}
 
 
-def generate(now: datetime, seed: int = 1) -> list[tuple]:
-    """(observed_at, type, id, event, version, spec) rows in time order."""
+def generate(now: datetime, seed: int = 1, *, machines: int = MACHINES, days: int = DAYS) -> list[tuple]:
+    """(observed_at, type, id, event, version, spec) rows in time order (also bench/timeline.py's)."""
     rng = random.Random(seed)
-    start = now - timedelta(days=DAYS)
-    seconds = DAYS * 86_400
+    start = now - timedelta(days=days)
+    seconds = days * 86_400
     rows: list[tuple] = []
-    for index in range(MACHINES):
+    for index in range(machines):
         id_ = f"{index:08d}-machine"
         born = start + timedelta(seconds=rng.uniform(0, 3_600))
         rows += [(born, "MachineStatus", id_, "created", _status(rng, index, "v1.8.0")),
                  (born, "Machine", id_, "created", {"connected": True}),
                  (born, "ClusterMachine", id_, "created", {"kubernetes_version": "1.31.0"})]
-        upgraded = start + timedelta(days=rng.uniform(30, 40))
+        upgraded = start + timedelta(days=rng.uniform(days / 3, days * 4 / 9))  # days 30-40 of 90
         rows.append((upgraded, "MachineStatus", id_, "updated", _status(rng, index, "v1.9.0")))
         connected = True
-        for _ in range(int(DAYS * CHANGES_PER_MACHINE_DAY)):
+        for _ in range(int(days * CHANGES_PER_MACHINE_DAY)):
             at = start + timedelta(seconds=rng.uniform(3_600, seconds))
             if rng.random() < 0.8:
                 connected = not connected

@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         ), env=env))
         base = f"http://127.0.0.1:{args.port}"
         _wait_ready(f"{base}/readyz", children)
-        print(f"\nomni-readmodel demo is ready: open {base}/docs  (API root {base}/api/v1/clusters)", flush=True)
+        print(f"\nomni-readmodel demo is ready: open {base}/ui/  (the fleet page; API docs {base}/docs, "
+              f"API root {base}/api/v1/clusters)", flush=True)
         print("Ctrl-C stops the simulator, the watcher and the API.", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)

@@ -54,7 +54,9 @@ REQUIRE_PG_ENV = "OMNI_READMODEL_REQUIRE_PG"
 _postgres_passed = 0
 # Tools some tests need as independent oracles (gpg checks our OpenPGP code). Outside CI a missing tool skips
 # those tests and says so in the header and the summary; in CI it fails the run before any test.
-CI_TOOLS = {"gpg": "the OpenPGP cross-checks against GnuPG (tests/test_signing.py)"}
+CI_TOOLS = {"gpg": "the OpenPGP cross-checks against GnuPG (tests/test_signing.py)",
+            "chromium": "the fleet page's browser tests (tests/test_ui_browser.py)"}
+PACKAGES = {"gpg": "gnupg", "chromium": "chromium"}  # the Debian package of each tool
 
 
 def in_ci() -> bool:
@@ -69,7 +71,8 @@ def pytest_configure(config: pytest.Config) -> None:
     missing = missing_tools()
     if missing and in_ci():
         raise pytest.UsageError("CI needs " + "; ".join(f"{tool} for {what}" for tool, what in missing.items())
-                                + " (install it: apt-get install gnupg)")
+                                + " (install: apt-get install "
+                                + " ".join(PACKAGES[tool] for tool in missing) + ")")
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

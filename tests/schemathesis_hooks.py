@@ -6,7 +6,7 @@ get real ones; schema-invalid (negative) cases are left as generated:
 - ``cursor`` is opaque: a string matching its pattern is well formed, but only a cursor the API issued
   is accepted (anything else is a 400, tested in tests/test_api_http.py). A cursor of the form the API
   issues, for the case's sort, takes its place (for ``<item>/history`` a revision, for ``/changes`` a
-  collection and id).
+  collection and id, for ``/timeline`` its own form).
 - ``min_revision`` above the head waits ~2 s and answers the documented 503 (tests/test_api_http.py):
   a value of ASCII digits above the head is lowered to the head in every case, so a run tests parsing,
   not waiting.
@@ -22,6 +22,9 @@ import os
 import schemathesis
 
 from api.params import Cursor
+from api.timeline import PATH as TIMELINE
+from api.timeline import encode_cursor
+from models import timeline
 
 HEAD = int(os.environ["OMNI_READMODEL_TEST_HEAD"])
 
@@ -41,7 +44,10 @@ def map_case(context, case):
     positive = case.meta is not None and case.meta.generation.mode.is_positive
     if positive and isinstance(query.get("cursor"), str):
         path = case.operation.path
-        if path.endswith("/history"):  # newest first, after a revision
+        if path == TIMELINE:
+            sort = query.get("sort") if query.get("sort") in timeline.SORTS else "name"
+            query["cursor"] = encode_cursor(sort, 0)
+        elif path.endswith("/history"):  # newest first, after a revision
             query["cursor"] = Cursor("-id", None, "1").encode()
         elif path.endswith("/changes"):  # by collection, then id
             query["cursor"] = Cursor("id", "machines", "m1").encode()

@@ -124,7 +124,7 @@ def test_bad_durations(text: str) -> None:
 
 # one path of every route class; each needs the read scope
 PROTECTED = ["/api/v1/clusters", "/api/v1/clusters/c1", "/api/v1/machines/m1", "/metrics", "/openapi.json",
-             "/docs", "/health"]
+             "/docs", "/health", "/api/v1/timeline"]
 
 
 def assert_unauthorized(response: httpx.Response, error: str | None) -> None:
@@ -142,8 +142,9 @@ def test_every_route_needs_a_token_with_its_scope(model: ReadModel, tmp_path: Pa
     admin = create_token(model, "admin", tokens.READ, tokens.SENSITIVE)
     log = tmp_path / "serve.log"
     with serve(model.url, "--auth", "tokens", "--access-log", log_level="INFO", log=log) as base:
-        for path in ["/livez", "/readyz"]:
+        for path in ["/livez", "/readyz", "/ui/", "/ui/app.js"]:  # the page's files hold no data
             assert httpx.get(base + path).status_code == 200
+        assert httpx.get(base + "/").status_code == 302  # to the page, which asks for a token
         for path in PROTECTED + ["/api/v1/no-such-route", "/docs/swagger-ui.css"]:
             assert_unauthorized(httpx.get(base + path), None)
             assert_unauthorized(httpx.get(base + path, headers=bearer(reader + "x")), "invalid_token")

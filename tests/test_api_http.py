@@ -15,6 +15,7 @@ import pytest
 
 from api import feed_openapi, history_openapi
 from api import reports as report_routes
+from api import timeline as timeline_route
 from api.routes import ROUTES
 from models import catalog
 from tests.api_support import ReadModel, resource, serve
@@ -444,7 +445,7 @@ def test_operational_endpoints(model: ReadModel, server: str) -> None:
     assert health["watcher"]["head_revision"] == model.revision
     assert health["_links"] == {"metrics": f"{server}/metrics", "self": f"{server}/health"}
     redirect = httpx.get(server + "/", timeout=10)
-    assert redirect.status_code in (301, 302, 303, 307, 308) and redirect.headers["location"].endswith("docs")
+    assert redirect.status_code in (301, 302, 303, 307, 308) and redirect.headers["location"].endswith("ui/")
     docs = get(server, "/docs")
     assert docs.status_code == 200 and "swagger-ui" in docs.text
     for asset in re.findall(r'(?:src|href)="([^"]+)"', docs.text):
@@ -452,7 +453,8 @@ def test_operational_endpoints(model: ReadModel, server: str) -> None:
     spec = get(server, "/openapi.json").json()
     api_paths = [p for p in spec["paths"] if p.startswith("/api/v1")]
     assert spec["openapi"].startswith("3.1") and len(api_paths) == (
-        len(ROUTES) + len(report_routes.openapi_paths()) + len(history_openapi.paths()) + len(feed_openapi.paths()))
+        len(ROUTES) + len(report_routes.openapi_paths()) + len(history_openapi.paths())
+        + len(feed_openapi.paths()) + len(timeline_route.openapi_paths()))
     get(server, "/api/v1/machines/m0")
     text = get(server, "/metrics").text
     assert 'omni_readmodel_api_request_duration_seconds_count{method="GET",route="/api/v1/machines/{id}"}' in text

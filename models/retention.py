@@ -6,6 +6,11 @@ at any revision R >= H, the current state and every view row valid at or after H
 live resource's latest version is kept whatever its age. ``meta.horizon_revision`` records H *before*
 anything is deleted, so readers refuse points below it (410) instead of answering from a half-pruned log.
 
+Then the content-addressed rows no remaining event refers to go too (models/eventlog.py): states and
+resource keys no ``event_log`` row names, then blobs no state names. On PostgreSQL each of those
+transactions first locks the three tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a state
+the writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
+
 Deletes run in small transactions (``chunk`` revisions each) so a watcher keeps committing in between;
 the watcher only ever appends above the head, which is at or above H, so the two never touch the same
 rows. Freed SQLite pages are reused by later inserts (the file does not shrink unless the database was
@@ -27,13 +32,26 @@ DEFAULT_CHUNK = 5_000
 
 # An event older than the horizon goes unless it is its resource's state at the horizon.
 _DELETE = sa.text("""
-DELETE FROM events
+DELETE FROM event_log
 WHERE revision >= :low AND revision < :high AND revision < :horizon
   AND NOT (event <> 'destroyed' AND revision = (
-    SELECT MAX(x.revision) FROM events x
-    WHERE x.namespace = events.namespace AND x.type = events.type AND x.id = events.id
-      AND x.revision <= :horizon))
+    SELECT MAX(x.revision) FROM event_log x WHERE x.key_id = event_log.key_id AND x.revision <= :horizon))
 """)
+# Content-addressed rows nothing refers to any more, one id range (or digest prefix) per transaction.
+_UNUSED_STATES = sa.text("""
+DELETE FROM states WHERE state_id >= :low AND state_id < :high
+  AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.state_id = states.state_id)
+""")
+_UNUSED_KEYS = sa.text("""
+DELETE FROM resource_keys WHERE key_id >= :low AND key_id < :high
+  AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.key_id = resource_keys.key_id)
+""")
+_BLOB_REFERENCES = {
+    "sqlite": "SELECT j.value FROM states s, json_each(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
+    "postgresql": "SELECT j.value FROM states s, jsonb_each_text(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
+}
+_LOCK = "LOCK TABLE states, resource_keys, blobs IN SHARE ROW EXCLUSIVE MODE"
+_HEX = "0123456789abcdef"
 
 
 class RetentionError(ValueError):
@@ -75,8 +93,37 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Prune
         with engine.begin() as conn:
             result = conn.execute(_DELETE, {"low": low, "high": low + chunk, "horizon": new_horizon})
             deleted += result.rowcount
+    collect_unused(engine, chunk)
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2:
                 conn.exec_driver_sql("PRAGMA incremental_vacuum")
     return Pruned(new_horizon, previous, deleted)
+
+
+def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
+    """Delete states, resource keys and blobs that nothing refers to; returns how many rows went."""
+    pg = engine.dialect.name == "postgresql"
+    removed = 0
+
+    def locked(conn: Connection) -> None:
+        if pg:
+            conn.exec_driver_sql(_LOCK)
+
+    for statement, table, column in ((_UNUSED_STATES, "states", "state_id"),
+                                     (_UNUSED_KEYS, "resource_keys", "key_id")):
+        with engine.connect() as conn:
+            top = int(conn.execute(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar())  # noqa: S608
+        for low in range(1, top + 1, chunk):
+            with engine.begin() as conn:
+                locked(conn)
+                removed += conn.execute(statement, {"low": low, "high": low + chunk}).rowcount
+    # Blobs by first hex digit: 16 bounded transactions, each comparing against the states that name blobs.
+    references = _BLOB_REFERENCES[engine.dialect.name]
+    for prefix in _HEX:
+        with engine.begin() as conn:
+            locked(conn)
+            removed += conn.execute(sa.text(
+                f"DELETE FROM blobs WHERE digest >= :low AND digest < :high AND digest NOT IN ({references})"),  # noqa: S608
+                {"low": prefix, "high": prefix + "g"}).rowcount
+    return removed

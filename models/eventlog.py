@@ -1,0 +1,257 @@
+"""The event log's storage: each change is a narrow row pointing at content-addressed parts.
+
+A logged event used to carry its whole state (namespace, type, id, labels, annotations, spec, ...) in one
+``events`` row: ~2.2 KB per event on the simulator's churn mix, most of it repeated from the previous
+version. Now (migration 0006):
+
+- ``resource_keys``: each (namespace, type, id) once, with a small integer ``key_id``;
+- ``states``: each distinct state (phase, owner, created, labels, annotations, finalizers, spec) once,
+  found by the 16-byte SHA-256 ``digest`` of its stored text (flapping resources alternate between a few);
+- ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
+  A member is *large* when its JSON is at least ``BLOB_MIN_BYTES`` long, and it is stored this way only if
+  no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
+  the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
+  member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
+- ``event_log``: per event only revision, key, state, event kind, COSI version, updated, observed_at.
+
+``events`` is a view joining these back into the old columns (plus ``spec_blobs``), so every SQL reader
+(the reporting views, ``at=`` reads, scripts) reads the log as before. Rows are appended with
+``Appender`` only: the watcher's writer, the migration that converts old logs and bulk loaders.
+
+Content-addressed rows are shared, so retention deletes them only when no event (state, key) or state
+(blob) refers to them any more (models/retention.py). The appender therefore re-inserts, idempotently,
+every state, key and blob a batch refers to: a row removed since it was cached comes back in the same
+transaction as the event that needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from models import catalog, reporting
+from models.schema import blobs, event_log, resource_keys, states
+
+BLOB_MIN_BYTES = 256
+# Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
+CACHE_ENTRIES = 200_000
+EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
+                 "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+# -- which members may leave the spec ------------------------------------------------------------------
+
+@cache
+def view_members() -> dict[str, frozenset[str]]:
+    """type -> top-level spec members some reporting view reads (they always stay in the stored spec)."""
+    out: dict[str, set[str]] = {}
+    for view in reporting.VIEWS:
+        kinds = {"": view.kind, **view.joins}
+        for column in view.columns:
+            for alternative in column.source.split("|"):
+                alias, _, rest = ("", "", alternative) if alternative.startswith(("spec.", "label:")) \
+                    else alternative.partition(".")
+                if rest.startswith("spec."):
+                    out.setdefault(catalog.by_name(kinds[alias]).type, set()).add(rest[5:].split(".")[0])
+    return {type_: frozenset(members) for type_, members in out.items()}
+
+
+def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, bytes]]:
+    """(stored spec JSON, spec_blobs JSON or None, {digest: compressed member}) for one spec."""
+    if len(spec_json) < BLOB_MIN_BYTES:
+        return spec_json, None, {}
+    spec = json.loads(spec_json)
+    if not isinstance(spec, dict):
+        return spec_json, None, {}
+    keep = view_members().get(type_, frozenset())
+    refs: dict[str, str] = {}
+    out: dict[str, bytes] = {}
+    for member, value in spec.items():
+        if member in keep or isinstance(value, bool | int | float) or value is None:
+            continue
+        text = _encode(value)
+        if len(text) < BLOB_MIN_BYTES:
+            continue
+        data = text.encode()
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        refs[member] = digest
+        out[digest] = data
+    if not refs:
+        return spec_json, None, {}
+    for member, digest in refs.items():
+        spec[member] = digest  # the placeholder keeps the member's place (key order)
+    return _encode(spec), _encode(refs), out
+
+
+def resolve_spec(spec: dict, spec_blobs: dict | None, fetch) -> dict:
+    """The spec with every blob member put back; ``fetch(digest)`` returns the member's value."""
+    if not spec_blobs:
+        return spec
+    return {member: fetch(spec_blobs[member]) if member in spec_blobs else value for member, value in spec.items()}
+
+
+def compress(data: bytes) -> bytes:
+    return zlib.compress(data, 9)
+
+
+def decompress(data: bytes) -> object:
+    return json.loads(zlib.decompress(bytes(data)))
+
+
+class BlobReader:
+    """Fetches blob members on one connection, each once (a reader's cache for one query's rows)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._values: dict[str, object] = {}
+
+    def __call__(self, digest: str) -> object:
+        if digest not in self._values:
+            data = self.conn.execute(sa.select(blobs.c.data).where(blobs.c.digest == digest)).scalar()
+            if data is None:
+                raise LookupError(f"blob {digest} is missing from the blobs table")
+            self._values[digest] = decompress(data)
+        return self._values[digest]
+
+
+def state_digest(values: Iterable[str | None]) -> bytes:
+    return hashlib.sha256("\x00".join("\x01" if v is None else v for v in values).encode()).digest()[:16]
+
+
+# -- the events view -------------------------------------------------------------------------------------
+
+def events_view_sql() -> str:
+    """``CREATE VIEW events``: the log in its old columns (same text on SQLite and PostgreSQL)."""
+    return (
+        "CREATE VIEW events AS\n"
+        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, s.phase, s.owner, s.created,\n"
+        "  l.updated, s.labels, s.annotations, s.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
+        "FROM event_log l\n"
+        "JOIN resource_keys k ON k.key_id = l.key_id\n"
+        "JOIN states s ON s.state_id = l.state_id"
+    )
+
+
+# -- appending -------------------------------------------------------------------------------------------
+
+def _ensure(table: sa.Table, key: str, dialect_name: str) -> sa.sql.ClauseElement:
+    """INSERT ... ON CONFLICT (key) DO NOTHING with every column bound."""
+    insert = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
+    return insert.values({c.name: sa.bindparam(c.name) for c in table.c}).on_conflict_do_nothing(
+        index_elements=[key])
+
+
+class _Bounded(dict):
+    def remember(self, key, value) -> None:
+        if len(self) >= CACHE_ENTRIES:
+            self.clear()  # crude but bounded; misses are looked up in the database
+        self[key] = value
+
+
+class Appender:
+    """Appends events (rows in ``EVENT_COLUMNS`` order, values as the writer binds them) through a DB-API
+    cursor: resolves keys and states to ids (cache, then the database, then a new id), stores new
+    states and blobs, inserts the ``event_log`` rows. The caller owns the transaction; ids are allocated
+    here, so at most one appender writes to a database at a time (the watcher's fenced writer)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.pg = dialect.name == "postgresql"
+        positional = type(dialect)(paramstyle="format" if self.pg else "qmark")
+
+        def compiled(stmt) -> tuple[str, tuple[str, ...]]:
+            c = stmt.compile(dialect=positional)
+            return c.string, tuple(c.positiontup or ())
+
+        self._keys_insert = compiled(_ensure(resource_keys, "key_id", dialect.name))
+        self._states_insert = compiled(_ensure(states, "state_id", dialect.name))
+        self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
+        self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
+        self._find_key = compiled(sa.select(resource_keys.c.key_id).where(
+            resource_keys.c.namespace == sa.bindparam("namespace"), resource_keys.c.type == sa.bindparam("type"),
+            resource_keys.c.id == sa.bindparam("id")))[0]
+        self._find_state = compiled(sa.select(states.c.state_id).where(states.c.digest == sa.bindparam("digest")))[0]
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every cached id (after a failed transaction, or another writer's)."""
+        self._key_ids: _Bounded = _Bounded()
+        self._state_ids: _Bounded = _Bounded()
+        self._next: dict[str, int] | None = None
+
+    def _allocate(self, cur, kind: str) -> int:
+        if self._next is None:
+            cur.execute("SELECT COALESCE(MAX(key_id), 0) FROM resource_keys")
+            keys = int(cur.fetchone()[0])
+            cur.execute("SELECT COALESCE(MAX(state_id), 0) FROM states")
+            self._next = {"key": keys + 1, "state": int(cur.fetchone()[0]) + 1}
+        value = self._next[kind]
+        self._next[kind] = value + 1
+        return value
+
+    def append(self, cur, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        keys: dict[tuple, tuple] = {}
+        new_states: dict[bytes, tuple] = {}
+        new_blobs: dict[str, bytes] = {}
+        log_rows = []
+        for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
+             finalizers, spec, observed_at) in rows:
+            key = (namespace, type_, id_)
+            key_id = self._key_ids.get(key)
+            if key_id is None:
+                cur.execute(self._find_key, key)
+                found = cur.fetchone()
+                key_id = int(found[0]) if found else self._allocate(cur, "key")
+                self._key_ids.remember(key, key_id)
+            keys[key] = (key_id, *key)
+            stored, spec_blobs, members = split_spec(type_, spec)
+            created_text = created if created is None or isinstance(created, str) else created.isoformat()
+            digest = state_digest((phase, owner, created_text, labels, notes, finalizers, stored, spec_blobs))
+            state_id = self._state_ids.get(digest)
+            if state_id is None:
+                cur.execute(self._find_state, (digest,))
+                found = cur.fetchone()
+                state_id = int(found[0]) if found else self._allocate(cur, "state")
+                self._state_ids.remember(digest, state_id)
+            if digest not in new_states:
+                new_states[digest] = {"state_id": state_id, "digest": digest, "phase": phase, "owner": owner,
+                                      "created": created, "labels": labels, "annotations": notes,
+                                      "finalizers": finalizers, "spec": stored, "spec_blobs": spec_blobs}
+                for blob_digest, data in members.items():
+                    if blob_digest not in new_blobs:
+                        new_blobs[blob_digest] = data
+            log_rows.append({"revision": revision, "key_id": key_id, "state_id": state_id, "event": event,
+                             "version": version, "updated": updated, "observed_at": observed_at})
+        # Idempotent: rows already there stay; rows removed by retention since they were cached come back.
+        sql, columns = self._keys_insert
+        names = ("key_id", "namespace", "type", "id")
+        cur.executemany(sql, [tuple(dict(zip(names, v, strict=True))[c] for c in columns) for v in keys.values()])
+        if new_blobs:
+            sql, columns = self._blobs_insert
+            cur.executemany(sql, [tuple({"digest": d, "data": compress(b)}[c] for c in columns)
+                                  for d, b in new_blobs.items()])
+        sql, columns = self._states_insert
+        cur.executemany(sql, [tuple(values[c] for c in columns) for values in new_states.values()])
+        sql, columns = self._log_insert
+        cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
+
+
+def batches(rows: Iterable[tuple], size: int = 5_000) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

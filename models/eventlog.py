@@ -5,23 +5,24 @@ A logged event used to carry its whole state (namespace, type, id, labels, annot
 version. Now (migration 0006):
 
 - ``resource_keys``: each (namespace, type, id) once, with a small integer ``key_id``;
-- ``states``: each distinct state (phase, owner, created, labels, annotations, finalizers, spec) once,
-  found by the 16-byte SHA-256 ``digest`` of its stored text (flapping resources alternate between a few);
+- ``metas``: each distinct (phase, owner, created, labels, annotations, finalizers) once, and ``specs``:
+  each distinct spec once; both found by the 16-byte SHA-256 ``digest`` of their stored text (a spec
+  change repeats no labels, a label change no spec; flapping resources alternate between a few of each);
 - ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
   A member is *large* when its JSON is at least ``BLOB_MIN_BYTES`` long, and it is stored this way only if
   no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
   the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
   member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
-- ``event_log``: per event only revision, key, state, event kind, COSI version, updated, observed_at.
+- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, updated, observed_at.
 
 ``events`` is a view joining these back into the old columns (plus ``spec_blobs``), so every SQL reader
 (the reporting views, ``at=`` reads, scripts) reads the log as before. Rows are appended with
 ``Appender`` only: the watcher's writer, the migration that converts old logs and bulk loaders.
 
-Content-addressed rows are shared, so retention deletes them only when no event (state, key) or state
-(blob) refers to them any more (models/retention.py). The appender therefore re-inserts, idempotently,
-every state, key and blob a batch refers to: a row removed since it was cached comes back in the same
-transaction as the event that needs it.
+Content-addressed rows are shared, so retention deletes them only when no event (key, meta, spec) or
+spec (blob) refers to them any more (models/retention.py). The appender therefore re-inserts,
+idempotently, every key, meta, spec and blob a batch refers to: a row removed since it was cached comes
+back in the same transaction as the event that needs it.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from models import catalog, reporting
-from models.schema import blobs, event_log, resource_keys, states
+from models.schema import blobs, event_log, metas, resource_keys, specs
 
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
@@ -133,11 +134,12 @@ def events_view_sql() -> str:
     """``CREATE VIEW events``: the log in its old columns (same text on SQLite and PostgreSQL)."""
     return (
         "CREATE VIEW events AS\n"
-        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, s.phase, s.owner, s.created,\n"
-        "  l.updated, s.labels, s.annotations, s.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
+        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner, m.created,\n"
+        "  l.updated, m.labels, m.annotations, m.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
         "FROM event_log l\n"
         "JOIN resource_keys k ON k.key_id = l.key_id\n"
-        "JOIN states s ON s.state_id = l.state_id"
+        "JOIN metas m ON m.meta_id = l.meta_id\n"
+        "JOIN specs s ON s.spec_id = l.spec_id"
     )
 
 
@@ -150,98 +152,106 @@ def _ensure(table: sa.Table, key: str, dialect_name: str) -> sa.sql.ClauseElemen
         index_elements=[key])
 
 
-class _Bounded(dict):
-    def remember(self, key, value) -> None:
-        if len(self) >= CACHE_ENTRIES:
-            self.clear()  # crude but bounded; misses are looked up in the database
-        self[key] = value
+class _Compiled:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect_name = dialect.name
+        self.positional = type(dialect)(paramstyle="format" if dialect.name == "postgresql" else "qmark")
+
+    def __call__(self, stmt: sa.sql.ClauseElement) -> tuple[str, tuple[str, ...]]:
+        compiled = stmt.compile(dialect=self.positional)
+        return compiled.string, tuple(compiled.positiontup or ())
+
+
+class _Interned:
+    """One table whose rows are stored once and named by an id: ``id_for`` finds (cache, then the
+    database) or allocates the id of a row given its natural key; ``ensure`` re-inserts a batch's rows."""
+
+    def __init__(self, table: sa.Table, id_column: str, natural: tuple[str, ...], compiled: _Compiled) -> None:
+        self.table, self.id_column = table, id_column
+        self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
+        self._find = compiled(sa.select(table.c[id_column]).where(
+            *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
+        self._top = compiled(sa.select(sa.func.coalesce(sa.func.max(table.c[id_column]), sa.literal_column("0"))))[0]
+        self.reset()
+
+    def reset(self) -> None:
+        self._ids: dict = {}
+        self._next: int | None = None
+        self.batch: dict[int, dict] = {}
+
+    def id_for(self, cur, natural: tuple, row: dict) -> int:
+        """The id of the row named by ``natural``; ``row`` (without the id) is remembered for ``ensure``."""
+        found = self._ids.get(natural)
+        if found is None:
+            cur.execute(self._find, natural)
+            hit = cur.fetchone()
+            if hit is not None:
+                found = int(hit[0])
+            else:
+                if self._next is None:
+                    cur.execute(self._top)
+                    self._next = int(cur.fetchone()[0]) + 1
+                found, self._next = self._next, self._next + 1
+            if len(self._ids) >= CACHE_ENTRIES:
+                self._ids.clear()  # crude but bounded; misses are looked up in the database
+            self._ids[natural] = found
+        if found not in self.batch:
+            self.batch[found] = {self.id_column: found, **row}
+        return found
+
+    def ensure(self, cur) -> None:
+        """Insert this batch's rows unless present (rows retention removed since they were cached come back)."""
+        if self.batch:
+            sql, columns = self._insert
+            cur.executemany(sql, [tuple(row[c] for c in columns) for row in self.batch.values()])
+            self.batch = {}
 
 
 class Appender:
     """Appends events (rows in ``EVENT_COLUMNS`` order, values as the writer binds them) through a DB-API
-    cursor: resolves keys and states to ids (cache, then the database, then a new id), stores new
-    states and blobs, inserts the ``event_log`` rows. The caller owns the transaction; ids are allocated
-    here, so at most one appender writes to a database at a time (the watcher's fenced writer)."""
+    cursor: finds or allocates the ids of their keys, metadata and specs, stores new blobs, inserts the
+    ``event_log`` rows. The caller owns the transaction; ids are allocated here, so at most one appender
+    writes to a database at a time (the watcher's fenced writer)."""
 
     def __init__(self, dialect: Dialect) -> None:
-        self.pg = dialect.name == "postgresql"
-        positional = type(dialect)(paramstyle="format" if self.pg else "qmark")
-
-        def compiled(stmt) -> tuple[str, tuple[str, ...]]:
-            c = stmt.compile(dialect=positional)
-            return c.string, tuple(c.positiontup or ())
-
-        self._keys_insert = compiled(_ensure(resource_keys, "key_id", dialect.name))
-        self._states_insert = compiled(_ensure(states, "state_id", dialect.name))
+        compiled = _Compiled(dialect)
+        self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
+        self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
+        self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
         self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
         self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
-        self._find_key = compiled(sa.select(resource_keys.c.key_id).where(
-            resource_keys.c.namespace == sa.bindparam("namespace"), resource_keys.c.type == sa.bindparam("type"),
-            resource_keys.c.id == sa.bindparam("id")))[0]
-        self._find_state = compiled(sa.select(states.c.state_id).where(states.c.digest == sa.bindparam("digest")))[0]
-        self.reset()
 
     def reset(self) -> None:
         """Forget every cached id (after a failed transaction, or another writer's)."""
-        self._key_ids: _Bounded = _Bounded()
-        self._state_ids: _Bounded = _Bounded()
-        self._next: dict[str, int] | None = None
-
-    def _allocate(self, cur, kind: str) -> int:
-        if self._next is None:
-            cur.execute("SELECT COALESCE(MAX(key_id), 0) FROM resource_keys")
-            keys = int(cur.fetchone()[0])
-            cur.execute("SELECT COALESCE(MAX(state_id), 0) FROM states")
-            self._next = {"key": keys + 1, "state": int(cur.fetchone()[0]) + 1}
-        value = self._next[kind]
-        self._next[kind] = value + 1
-        return value
+        for interned in (self._keys, self._metas, self._specs):
+            interned.reset()
 
     def append(self, cur, rows: list[tuple]) -> None:
         if not rows:
             return
-        keys: dict[tuple, tuple] = {}
-        new_states: dict[bytes, tuple] = {}
         new_blobs: dict[str, bytes] = {}
         log_rows = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
             key = (namespace, type_, id_)
-            key_id = self._key_ids.get(key)
-            if key_id is None:
-                cur.execute(self._find_key, key)
-                found = cur.fetchone()
-                key_id = int(found[0]) if found else self._allocate(cur, "key")
-                self._key_ids.remember(key, key_id)
-            keys[key] = (key_id, *key)
-            stored, spec_blobs, members = split_spec(type_, spec)
+            key_id = self._keys.id_for(cur, key, {"namespace": namespace, "type": type_, "id": id_})
             created_text = created if created is None or isinstance(created, str) else created.isoformat()
-            digest = state_digest((phase, owner, created_text, labels, notes, finalizers, stored, spec_blobs))
-            state_id = self._state_ids.get(digest)
-            if state_id is None:
-                cur.execute(self._find_state, (digest,))
-                found = cur.fetchone()
-                state_id = int(found[0]) if found else self._allocate(cur, "state")
-                self._state_ids.remember(digest, state_id)
-            if digest not in new_states:
-                new_states[digest] = {"state_id": state_id, "digest": digest, "phase": phase, "owner": owner,
-                                      "created": created, "labels": labels, "annotations": notes,
-                                      "finalizers": finalizers, "spec": stored, "spec_blobs": spec_blobs}
-                for blob_digest, data in members.items():
-                    if blob_digest not in new_blobs:
-                        new_blobs[blob_digest] = data
-            log_rows.append({"revision": revision, "key_id": key_id, "state_id": state_id, "event": event,
-                             "version": version, "updated": updated, "observed_at": observed_at})
-        # Idempotent: rows already there stay; rows removed by retention since they were cached come back.
-        sql, columns = self._keys_insert
-        names = ("key_id", "namespace", "type", "id")
-        cur.executemany(sql, [tuple(dict(zip(names, v, strict=True))[c] for c in columns) for v in keys.values()])
+            digest = state_digest((phase, owner, created_text, labels, notes, finalizers))
+            meta_id = self._metas.id_for(cur, (digest,), {
+                "digest": digest, "phase": phase, "owner": owner, "created": created, "labels": labels,
+                "annotations": notes, "finalizers": finalizers})
+            stored, spec_blobs, members = split_spec(type_, spec)
+            digest = state_digest((stored, spec_blobs))
+            spec_id = self._specs.id_for(cur, (digest,), {"digest": digest, "spec": stored, "spec_blobs": spec_blobs})
+            new_blobs.update(members)
+            log_rows.append({"revision": revision, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id,
+                             "event": event, "version": version, "updated": updated, "observed_at": observed_at})
+        for interned in (self._keys, self._metas, self._specs):
+            interned.ensure(cur)
         if new_blobs:
             sql, columns = self._blobs_insert
             cur.executemany(sql, [tuple({"digest": d, "data": compress(b)}[c] for c in columns)
                                   for d, b in new_blobs.items()])
-        sql, columns = self._states_insert
-        cur.executemany(sql, [tuple(values[c] for c in columns) for values in new_states.values()])
         sql, columns = self._log_insert
         cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
 

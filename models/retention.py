@@ -6,10 +6,10 @@ at any revision R >= H, the current state and every view row valid at or after H
 live resource's latest version is kept whatever its age. ``meta.horizon_revision`` records H *before*
 anything is deleted, so readers refuse points below it (410) instead of answering from a half-pruned log.
 
-Then the content-addressed rows no remaining event refers to go too (models/eventlog.py): states and
-resource keys no ``event_log`` row names, then blobs no state names. On PostgreSQL each of those
-transactions first locks the three tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a state
-the writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
+Then the content-addressed rows no remaining event refers to go too (models/eventlog.py): resource keys,
+metas and specs no ``event_log`` row names, then blobs no spec names. On PostgreSQL each of those
+transactions first locks those tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a row the
+writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
 
 Deletes run in small transactions (``chunk`` revisions each) so a watcher keeps committing in between;
 the watcher only ever appends above the head, which is at or above H, so the two never touch the same
@@ -38,19 +38,12 @@ WHERE revision >= :low AND revision < :high AND revision < :horizon
     SELECT MAX(x.revision) FROM event_log x WHERE x.key_id = event_log.key_id AND x.revision <= :horizon))
 """)
 # Content-addressed rows nothing refers to any more, one id range (or digest prefix) per transaction.
-_UNUSED_STATES = sa.text("""
-DELETE FROM states WHERE state_id >= :low AND state_id < :high
-  AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.state_id = states.state_id)
-""")
-_UNUSED_KEYS = sa.text("""
-DELETE FROM resource_keys WHERE key_id >= :low AND key_id < :high
-  AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.key_id = resource_keys.key_id)
-""")
+_INTERNED = ("resource_keys", "key_id"), ("metas", "meta_id"), ("specs", "spec_id")
 _BLOB_REFERENCES = {
-    "sqlite": "SELECT j.value FROM states s, json_each(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
-    "postgresql": "SELECT j.value FROM states s, jsonb_each_text(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
+    "sqlite": "SELECT j.value FROM specs s, json_each(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
+    "postgresql": "SELECT j.value FROM specs s, jsonb_each_text(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
 }
-_LOCK = "LOCK TABLE states, resource_keys, blobs IN SHARE ROW EXCLUSIVE MODE"
+_LOCK = "LOCK TABLE resource_keys, metas, specs, blobs IN SHARE ROW EXCLUSIVE MODE"
 _HEX = "0123456789abcdef"
 
 
@@ -102,7 +95,7 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Prune
 
 
 def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
-    """Delete states, resource keys and blobs that nothing refers to; returns how many rows went."""
+    """Delete resource keys, metas, specs and blobs that nothing refers to; returns how many rows went."""
     pg = engine.dialect.name == "postgresql"
     removed = 0
 
@@ -110,14 +103,15 @@ def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
         if pg:
             conn.exec_driver_sql(_LOCK)
 
-    for statement, table, column in ((_UNUSED_STATES, "states", "state_id"),
-                                     (_UNUSED_KEYS, "resource_keys", "key_id")):
+    for table, column in _INTERNED:
         with engine.connect() as conn:
             top = int(conn.execute(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar())  # noqa: S608
+        unused = sa.text(f"DELETE FROM {table} WHERE {column} >= :low AND {column} < :high "  # noqa: S608
+                         f"AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.{column} = {table}.{column})")
         for low in range(1, top + 1, chunk):
             with engine.begin() as conn:
                 locked(conn)
-                removed += conn.execute(statement, {"low": low, "high": low + chunk}).rowcount
+                removed += conn.execute(unused, {"low": low, "high": low + chunk}).rowcount
     # Blobs by first hex digit: 16 bounded transactions, each comparing against the states that name blobs.
     references = _BLOB_REFERENCES[engine.dialect.name]
     for prefix in _HEX:

@@ -2,7 +2,7 @@
 
 - ``event_log``: the append-only event log. One narrow row per applied change with a global, gap-free
   ``revision`` assigned by the single writer, pointing at ``resource_keys`` (each (namespace, type, id)
-  once) and ``states`` (each distinct state once, content-addressed; large spec members in ``blobs``).
+  once), ``metas`` and ``specs`` (each distinct one once, content-addressed; large members in ``blobs``).
   ``events`` is a view with the full state after each change (models/eventlog.py).
 - ``resources``: the current-state projection, keyed by (namespace, type, id), with the revision that
   last touched each row and the precomputed API document.
@@ -64,17 +64,25 @@ resource_keys = sa.Table(
     sa.UniqueConstraint("namespace", "type", "id"),
 )
 
-states = sa.Table(
-    "states",
+metas = sa.Table(
+    "metas",
     metadata,
-    sa.Column("state_id", Revision, primary_key=True, autoincrement=False),
-    sa.Column("digest", sa.LargeBinary, nullable=False, comment="SHA-256 (16 bytes) of the stored state"),
+    sa.Column("meta_id", Revision, primary_key=True, autoincrement=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
     sa.Column("phase", sa.String(16), nullable=False),
     sa.Column("owner", sa.Text, nullable=False, server_default=""),
     sa.Column("created", Timestamp, nullable=True),
     sa.Column("labels", Json, nullable=False),
     sa.Column("annotations", Json, nullable=False),
     sa.Column("finalizers", Json, nullable=False),
+    sa.UniqueConstraint("digest"),
+)
+
+specs = sa.Table(
+    "specs",
+    metadata,
+    sa.Column("spec_id", Revision, primary_key=True, autoincrement=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
     sa.Column("spec", Json, nullable=False, comment="decoded spec; members in spec_blobs hold a blob digest"),
     sa.Column("spec_blobs", Json, nullable=True, comment="member -> blobs.digest, for members stored as blobs"),
     sa.UniqueConstraint("digest"),
@@ -92,17 +100,19 @@ event_log = sa.Table(
     metadata,
     sa.Column("revision", Revision, primary_key=True, autoincrement=False),
     sa.Column("key_id", sa.BigInteger, nullable=False),
-    sa.Column("state_id", sa.BigInteger, nullable=False),
+    sa.Column("meta_id", sa.BigInteger, nullable=False),
+    sa.Column("spec_id", sa.BigInteger, nullable=False),
     sa.Column("event", sa.String(16), nullable=False, comment="created | updated | destroyed"),
     sa.Column("version", sa.BigInteger, nullable=False, comment="COSI per-resource version"),
     sa.Column("updated", Timestamp, nullable=True),
     sa.Column("observed_at", Timestamp, nullable=False, comment="when the watcher applied it"),
     sa.CheckConstraint("event IN ('created', 'updated', 'destroyed')", name="event_kind"),
 )
-# History of one resource; state-as-of-time reads; retention's "is this state still used".
+# History of one resource; state-as-of-time reads; retention's "is this row still used".
 sa.Index(None, event_log.c.key_id, event_log.c.revision)
 sa.Index(None, event_log.c.observed_at)
-sa.Index(None, event_log.c.state_id)
+sa.Index(None, event_log.c.meta_id)
+sa.Index(None, event_log.c.spec_id)
 
 # The view over the log with every event's full state (models/eventlog.py creates it): read-only.
 views = sa.MetaData()

@@ -1,4 +1,4 @@
-"""compact event log: resource_keys, content-addressed states and blobs, event_log; events becomes a view
+"""compact event log: resource_keys, content-addressed metas, specs and blobs, event_log; events becomes a view
 
 Revision ID: 0006
 Revises: 0005
@@ -59,19 +59,26 @@ def upgrade() -> None:
         sa.UniqueConstraint("namespace", "type", "id", name=op.f("uq_resource_keys_namespace_type_id")),
     )
     op.create_table(
-        "states",
-        sa.Column("state_id", Id, autoincrement=False, nullable=False),
-        sa.Column("digest", sa.LargeBinary(), nullable=False, comment="SHA-256 (16 bytes) of the stored state"),
+        "metas",
+        sa.Column("meta_id", Id, autoincrement=False, nullable=False),
+        sa.Column("digest", sa.LargeBinary(), nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
         sa.Column("phase", sa.String(16), nullable=False),
         sa.Column("owner", sa.Text(), server_default="", nullable=False),
         sa.Column("created", Timestamp, nullable=True),
         sa.Column("labels", Json, nullable=False),
         sa.Column("annotations", Json, nullable=False),
         sa.Column("finalizers", Json, nullable=False),
+        sa.PrimaryKeyConstraint("meta_id", name=op.f("pk_metas")),
+        sa.UniqueConstraint("digest", name=op.f("uq_metas_digest")),
+    )
+    op.create_table(
+        "specs",
+        sa.Column("spec_id", Id, autoincrement=False, nullable=False),
+        sa.Column("digest", sa.LargeBinary(), nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
         sa.Column("spec", Json, nullable=False, comment="decoded spec; members in spec_blobs hold a blob digest"),
         sa.Column("spec_blobs", Json, nullable=True, comment="member -> blobs.digest, for members stored as blobs"),
-        sa.PrimaryKeyConstraint("state_id", name=op.f("pk_states")),
-        sa.UniqueConstraint("digest", name=op.f("uq_states_digest")),
+        sa.PrimaryKeyConstraint("spec_id", name=op.f("pk_specs")),
+        sa.UniqueConstraint("digest", name=op.f("uq_specs_digest")),
     )
     op.create_table(
         "blobs",
@@ -83,7 +90,8 @@ def upgrade() -> None:
         "event_log",
         sa.Column("revision", Id, autoincrement=False, nullable=False),
         sa.Column("key_id", sa.BigInteger(), nullable=False),
-        sa.Column("state_id", sa.BigInteger(), nullable=False),
+        sa.Column("meta_id", sa.BigInteger(), nullable=False),
+        sa.Column("spec_id", sa.BigInteger(), nullable=False),
         sa.Column("event", sa.String(16), nullable=False, comment="created | updated | destroyed"),
         sa.Column("version", sa.BigInteger(), nullable=False, comment="COSI per-resource version"),
         sa.Column("updated", Timestamp, nullable=True),
@@ -93,7 +101,8 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_event_log_key_id_revision"), "event_log", ["key_id", "revision"])
     op.create_index(op.f("ix_event_log_observed_at"), "event_log", ["observed_at"])
-    op.create_index(op.f("ix_event_log_state_id"), "event_log", ["state_id"])
+    op.create_index(op.f("ix_event_log_meta_id"), "event_log", ["meta_id"])
+    op.create_index(op.f("ix_event_log_spec_id"), "event_log", ["spec_id"])
 
     appender = eventlog.Appender(bind.dialect)
     cursor = bind.connection.cursor()
@@ -163,7 +172,8 @@ def downgrade() -> None:
     op.execute(sa.text("DROP VIEW events"))
     op.drop_table("event_log")
     op.drop_table("blobs")
-    op.drop_table("states")
+    op.drop_table("specs")
+    op.drop_table("metas")
     op.drop_table("resource_keys")
     op.rename_table("events_full", "events")
     op.create_index(op.f("ix_events_namespace_type_id_revision"), "events", ["namespace", "type", "id", "revision"])

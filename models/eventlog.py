@@ -43,6 +43,7 @@ from models.schema import blobs, event_log, metas, resource_keys, specs
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
 CACHE_ENTRIES = 200_000
+BASE_ENTRIES = 4_096  # (resource, member) -> base blob, with its text: a few KB each
 EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
                  "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
 
@@ -66,8 +67,8 @@ def view_members() -> dict[str, frozenset[str]]:
     return {type_: frozenset(members) for type_, members in out.items()}
 
 
-def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, bytes]]:
-    """(stored spec JSON, spec_blobs JSON or None, {digest: compressed member}) for one spec."""
+def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, tuple[str, bytes]]]:
+    """(stored spec JSON, spec_blobs JSON or None, {member: (digest, member JSON)}) for one spec."""
     if len(spec_json) < BLOB_MIN_BYTES:
         return spec_json, None, {}
     spec = json.loads(spec_json)
@@ -75,7 +76,7 @@ def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, b
         return spec_json, None, {}
     keep = view_members().get(type_, frozenset())
     refs: dict[str, str] = {}
-    out: dict[str, bytes] = {}
+    out: dict[str, tuple[str, bytes]] = {}
     for member, value in spec.items():
         if member in keep or isinstance(value, bool | int | float) or value is None:
             continue
@@ -85,7 +86,7 @@ def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, b
         data = text.encode()
         digest = hashlib.sha256(data).hexdigest()[:32]
         refs[member] = digest
-        out[digest] = data
+        out[member] = (digest, data)
     if not refs:
         return spec_json, None, {}
     for member, digest in refs.items():
@@ -100,12 +101,16 @@ def resolve_spec(spec: dict, spec_blobs: dict | None, fetch) -> dict:
     return {member: fetch(spec_blobs[member]) if member in spec_blobs else value for member, value in spec.items()}
 
 
-def compress(data: bytes) -> bytes:
-    return zlib.compress(data, 9)
+def compress(data: bytes, base: bytes | None = None) -> bytes:
+    """zlib; with ``base`` (an earlier value of the same member) as the preset dictionary: a new version
+    of a config text costs about its changes (the texts differ little from one version to the next)."""
+    packer = zlib.compressobj(6, zdict=base) if base else zlib.compressobj(6)
+    return packer.compress(data) + packer.flush()
 
 
-def decompress(data: bytes) -> object:
-    return json.loads(zlib.decompress(bytes(data)))
+def inflate(data: bytes, base: bytes | None = None) -> bytes:
+    unpacker = zlib.decompressobj(zdict=base) if base else zlib.decompressobj()
+    return unpacker.decompress(bytes(data)) + unpacker.flush()
 
 
 class BlobReader:
@@ -113,14 +118,21 @@ class BlobReader:
 
     def __init__(self, conn: sa.Connection) -> None:
         self.conn = conn
+        self._raw: dict[str, bytes] = {}
         self._values: dict[str, object] = {}
+
+    def raw(self, digest: str) -> bytes:
+        """The member's JSON text (a blob stored against a base is inflated with the base's text)."""
+        if digest not in self._raw:
+            row = self.conn.execute(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == digest)).first()
+            if row is None:
+                raise LookupError(f"blob {digest} is missing from the blobs table")
+            self._raw[digest] = inflate(row.data, self.raw(row.base) if row.base else None)
+        return self._raw[digest]
 
     def __call__(self, digest: str) -> object:
         if digest not in self._values:
-            data = self.conn.execute(sa.select(blobs.c.data).where(blobs.c.digest == digest)).scalar()
-            if data is None:
-                raise LookupError(f"blob {digest} is missing from the blobs table")
-            self._values[digest] = decompress(data)
+            self._values[digest] = json.loads(self.raw(digest))
         return self._values[digest]
 
 
@@ -219,17 +231,54 @@ class Appender:
         self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
         self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
+        last = (sa.select(sa.func.max(event_log.c.revision))
+                .where(event_log.c.key_id == sa.bindparam("key_id")).scalar_subquery())
+        self._last_blobs = compiled(
+            sa.select(specs.c.spec_blobs).join(event_log, event_log.c.spec_id == specs.c.spec_id)
+            .where(event_log.c.revision == last))
+        self._blob_row = compiled(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("d")))[0]
+        self._bases: dict[tuple[int, str], tuple[str, bytes, bytes]] = {}
         self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
 
     def reset(self) -> None:
         """Forget every cached id (after a failed transaction, or another writer's)."""
         for interned in (self._keys, self._metas, self._specs):
             interned.reset()
+        self._bases = {}
+
+    def _base(self, cur, key_id: int, member: str) -> tuple[str, bytes, bytes] | None:
+        """(digest, JSON, stored data) of the blob later values of this resource's member are stored against:
+        the first value seen (or, after a restart, the base of the last logged value)."""
+        hit = self._bases.get((key_id, member))
+        if hit is not None:
+            return hit
+        sql, _ = self._last_blobs
+        cur.execute(sql, (key_id,))
+        row = cur.fetchone()
+        refs = None if row is None or row[0] is None else row[0]
+        refs = json.loads(refs) if isinstance(refs, str | bytes) else refs
+        digest = (refs or {}).get(member)
+        while digest is not None:
+            cur.execute(self._blob_row, (digest,))
+            found = cur.fetchone()
+            if found is None:
+                return None
+            data, base = bytes(found[0]), found[1]
+            if base is None:
+                return self._remember_base(key_id, member, (digest, inflate(data), data))
+            digest = base
+        return None
+
+    def _remember_base(self, key_id: int, member: str, base: tuple[str, bytes, bytes]) -> tuple[str, bytes, bytes]:
+        if len(self._bases) >= BASE_ENTRIES:
+            self._bases.clear()
+        self._bases[(key_id, member)] = base
+        return base
 
     def append(self, cur, rows: list[tuple]) -> None:
         if not rows:
             return
-        new_blobs: dict[str, bytes] = {}
+        new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)
         log_rows = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
@@ -243,15 +292,25 @@ class Appender:
             stored, spec_blobs, members = split_spec(type_, spec)
             digest = state_digest((stored, spec_blobs))
             spec_id = self._specs.id_for(cur, (digest,), {"digest": digest, "spec": stored, "spec_blobs": spec_blobs})
-            new_blobs.update(members)
+            for member, (blob_digest, data) in members.items():
+                if blob_digest in new_blobs:
+                    continue
+                base = self._base(cur, key_id, member)
+                if base is None or base[0] == blob_digest:
+                    packed = base[2] if base is not None else compress(data)
+                    new_blobs[blob_digest] = (None, packed)
+                    self._remember_base(key_id, member, (blob_digest, data, packed))
+                else:
+                    new_blobs[blob_digest] = (base[0], compress(data, base[1]))
+                    new_blobs.setdefault(base[0], (None, base[2]))  # the base must exist as long as this does
             log_rows.append({"revision": revision, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id,
                              "event": event, "version": version, "updated": updated, "observed_at": observed_at})
         for interned in (self._keys, self._metas, self._specs):
             interned.ensure(cur)
         if new_blobs:
             sql, columns = self._blobs_insert
-            cur.executemany(sql, [tuple({"digest": d, "data": compress(b)}[c] for c in columns)
-                                  for d, b in new_blobs.items()])
+            cur.executemany(sql, [tuple({"digest": d, "base": base, "data": data}[c] for c in columns)
+                                  for d, (base, data) in new_blobs.items()])
         sql, columns = self._log_insert
         cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
 

@@ -7,7 +7,7 @@ live resource's latest version is kept whatever its age. ``meta.horizon_revision
 anything is deleted, so readers refuse points below it (410) instead of answering from a half-pruned log.
 
 Then the content-addressed rows no remaining event refers to go too (models/eventlog.py): resource keys,
-metas and specs no ``event_log`` row names, then blobs no spec names. On PostgreSQL each of those
+metas and specs no ``event_log`` row names, then blobs no spec names and no other blob uses as its base. On PostgreSQL each of those
 transactions first locks those tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a row the
 writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
 
@@ -118,6 +118,7 @@ def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
         with engine.begin() as conn:
             locked(conn)
             removed += conn.execute(sa.text(
-                f"DELETE FROM blobs WHERE digest >= :low AND digest < :high AND digest NOT IN ({references})"),  # noqa: S608
+                f"DELETE FROM blobs WHERE digest >= :low AND digest < :high AND digest NOT IN ({references}) "  # noqa: S608
+                "AND digest NOT IN (SELECT d.base FROM blobs d WHERE d.base IS NOT NULL)"),
                 {"low": prefix, "high": prefix + "g"}).rowcount
     return removed

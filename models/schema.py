@@ -92,6 +92,7 @@ blobs = sa.Table(
     "blobs",
     metadata,
     sa.Column("digest", sa.String(32), primary_key=True, comment="hex SHA-256 (first 128 bits) of the JSON"),
+    sa.Column("base", sa.String(32), nullable=True, comment="the blob whose JSON is data's zlib dictionary"),
     sa.Column("data", sa.LargeBinary, nullable=False, comment="zlib-compressed JSON of the member"),
 )
 

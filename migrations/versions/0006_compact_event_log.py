@@ -83,6 +83,7 @@ def upgrade() -> None:
     op.create_table(
         "blobs",
         sa.Column("digest", sa.String(32), nullable=False, comment="hex SHA-256 (first 128 bits) of the JSON"),
+        sa.Column("base", sa.String(32), nullable=True, comment="the blob whose JSON is data's zlib dictionary"),
         sa.Column("data", sa.LargeBinary(), nullable=False, comment="zlib-compressed JSON of the member"),
         sa.PrimaryKeyConstraint("digest", name=op.f("pk_blobs")),
     )

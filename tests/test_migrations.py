@@ -14,7 +14,7 @@ from models import migrate
 from models.db import SchemaError, create_engine
 from models.schema import SCHEMA_VERSION, metadata
 
-TABLES = {"events", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions",
+TABLES = {"event_log", "resource_keys", "metas", "specs", "blobs", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions",
           "api_tokens"}
 
 

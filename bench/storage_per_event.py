@@ -5,14 +5,16 @@ database. After the bootstrap the database size is taken, then ``POST /churn/app
 churn events; once the head stops moving the size is taken again. Growth / logged events is the figure
 (tables, indexes and the projection's updates together: what a year of history costs).
 
-Size: on SQLite the used pages (``page_count - freelist_count``, WAL included); on PostgreSQL the sum of
-``pg_total_relation_size`` of the schema's tables after a ``VACUUM`` (dead tuples of updated projection
-rows become reusable space, as autovacuum would make them). Per-table bytes come from ``dbstat`` /
-``pg_total_relation_size``.
+Size, per table with its indexes: on SQLite the pages ``dbstat`` counts (WAL included); on PostgreSQL
+``pg_total_relation_size`` (TOAST included) after a ``VACUUM``. On PostgreSQL the projection's updates
+leave dead tuples that a ``VACUUM`` makes reusable but does not return: over 10k events ``resources`` and
+``resource_labels`` grow by their churned size; in a long run that space is reused.
 
-The baseline is the figure recorded before issue 10 item 3 (2,227 B per churn event on SQLite, the same
-fleet and churn), plus, measured in this run, the log stored the old way: every logged event re-inserted
-with its full state into an ``events`` table of the old layout in a scratch SQLite database.
+Two figures per database: the whole database's growth (against the 2,227 B per churn event recorded on
+SQLite before issue 10 item 3, same fleet and churn), and the event log's own tables (against the same
+events in the old layout, measured in this run: every logged event read back with
+``models.history.log_rows`` and inserted, with its full state, into a table shaped like the old
+``events`` with its two indexes, in the same database).
 PostgreSQL runs when ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL`` names a server this
 may create databases on.
 """
@@ -27,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
+import sqlalchemy.dialects.postgresql
 
 from bench import Result
 from bench._watcher import Simulator, Watcher
@@ -39,12 +42,13 @@ TARGET = 4.0
 PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 
 
-# -- sizes ---------------------------------------------------------------------------------------------
+# -- sizes: bytes per table, its indexes (and TOAST) included ----------------------------------------------
 
 def _sqlite_sizes(path: Path) -> dict[str, int]:
     conn = sqlite3.connect(path)
     try:
-        rows = conn.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall()
+        rows = conn.execute("SELECT COALESCE(m.tbl_name, d.name), SUM(d.pgsize) FROM dbstat d "
+                            "LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1").fetchall()
         return {name: int(size) for name, size in rows}
     finally:
         conn.close()
@@ -89,46 +93,58 @@ def _settled_head(url: str, quiet: float = 3.0, timeout: float = 900) -> int:
 
 # -- the old layout, for the same events -----------------------------------------------------------------
 
-_OLD_EVENTS = """CREATE TABLE events (revision INTEGER NOT NULL PRIMARY KEY, namespace VARCHAR(64) NOT NULL,
-type VARCHAR(128) NOT NULL, id TEXT NOT NULL, event VARCHAR(16) NOT NULL, version BIGINT NOT NULL,
-phase VARCHAR(16) NOT NULL, owner TEXT DEFAULT '' NOT NULL, created DATETIME, updated DATETIME, labels JSON NOT NULL,
-annotations JSON NOT NULL, finalizers JSON NOT NULL, spec JSON NOT NULL, observed_at DATETIME NOT NULL,
-CONSTRAINT ck_events_event_kind CHECK (event IN ('created', 'updated', 'destroyed')));
-CREATE INDEX ix_events_namespace_type_id_revision ON events (namespace, type, id, revision);
-CREATE INDEX ix_events_observed_at ON events (observed_at);"""
+OLD = "events_old_layout"
 
 
-def _old_layout_bytes(url: str, workdir: Path, low: int, high: int) -> int:
-    """Bytes the old layout's ``events`` table and indexes take for revisions ``low < r <= high``."""
+def _old_layout_table() -> sa.Table:
+    """The ``events`` table as migrations 0001-0005 made it (one full row per event), under another name."""
+    json_type = sa.JSON().with_variant(sa.dialects.postgresql.JSONB(), "postgresql")
+    stamp = sa.DateTime(timezone=True)
+    table = sa.Table(
+        OLD, sa.MetaData(),
+        sa.Column("revision", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True,
+                  autoincrement=False),
+        sa.Column("namespace", sa.String(64), nullable=False), sa.Column("type", sa.String(128), nullable=False),
+        sa.Column("id", sa.Text, nullable=False), sa.Column("event", sa.String(16), nullable=False),
+        sa.Column("version", sa.BigInteger, nullable=False), sa.Column("phase", sa.String(16), nullable=False),
+        sa.Column("owner", sa.Text, nullable=False), sa.Column("created", stamp), sa.Column("updated", stamp),
+        *[sa.Column(name, json_type, nullable=False) for name in ("labels", "annotations", "finalizers", "spec")],
+        sa.Column("observed_at", stamp, nullable=False),
+        sa.CheckConstraint("event IN ('created', 'updated', 'destroyed')"),
+    )
+    sa.Index(f"ix_{OLD}_key", table.c.namespace, table.c.type, table.c.id, table.c.revision)
+    sa.Index(f"ix_{OLD}_observed_at", table.c.observed_at)
+    return table
+
+
+def _old_layout_bytes(url: str, sizes, low: int, high: int) -> int:
+    """Bytes the old layout's ``events`` table and indexes take for revisions ``low < r <= high``: every
+    logged event read back (``models.history.log_rows``) and inserted into such a table in the database."""
     from models import history
-    from watcher.sql import sqlite_datetime
 
-    scratch = workdir / f"old-{uuid.uuid4().hex}.db"
-    out = sqlite3.connect(scratch)
-    out.executescript(_OLD_EVENTS)
+    table = _old_layout_table()
     engine = create_engine(url)
-
-    def text(value):
-        return None if value is None else sqlite_datetime(value)
-
-    import json
-    dump = lambda value: json.dumps(value, separators=(",", ":"), sort_keys=True)  # noqa: E731
     try:
+        table.create(engine)
         with engine.connect() as conn:
-            rows = []
-            for revision, event, res, observed in history.log_rows(conn, low, high):
-                rows.append((revision, res.namespace, res.type, res.id, event, res.version, res.phase, res.owner,
-                             text(res.created), text(res.updated), dump(res.labels), dump(res.annotations),
-                             dump(res.finalizers), dump(res.spec), text(observed)))
-        out.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
-        out.commit()
-        return sum(size for (size,) in out.execute("SELECT SUM(pgsize) FROM dbstat"))
+            rows = [{"revision": revision, "namespace": res.namespace, "type": res.type, "id": res.id,
+                     "event": event, "version": res.version, "phase": res.phase, "owner": res.owner,
+                     "created": res.created, "updated": res.updated, "labels": res.labels,
+                     "annotations": res.annotations, "finalizers": res.finalizers, "spec": res.spec,
+                     "observed_at": observed}
+                    for revision, event, res, observed in history.log_rows(conn, low, high)]
+        with engine.begin() as conn:
+            conn.execute(table.insert(), rows)
+        return sizes()[OLD]
     finally:
+        table.drop(engine, checkfirst=True)
         engine.dispose()
-        out.close()
 
 
 # -- one run -------------------------------------------------------------------------------------------
+
+LOG_TABLES = ("event_log", "resource_keys", "metas", "specs", "blobs")
+
 
 def measure(name: str, url: str, sizes, workdir: Path) -> list[Result]:
     simulator = Simulator(workdir, MACHINES, CLUSTERS, seed=SEED)
@@ -147,18 +163,18 @@ def measure(name: str, url: str, sizes, workdir: Path) -> list[Result]:
     finally:
         simulator.stop()
     events = end_head - start_head
-    growth = sum(after.values()) - sum(before.values())
-    per_event = growth / events
-    parts = sorted(((after.get(t, 0) - before.get(t, 0)) / events, t) for t in after)
-    detail = ", ".join(f"{t} {b:,.0f}" for b, t in reversed(parts) if b >= 1)
-    results = [Result(f"growth per churn event ({name})", per_event, "B", RECORDED_BASELINE,
-                      "B (recorded before item 3, SQLite)", f"<= {RECORDED_BASELINE / TARGET:,.0f} B (4x)",
-                      per_event * TARGET <= RECORDED_BASELINE, f"{events:,} events; per table B/event: {detail}")]
-    if name == "SQLite":
-        old = _old_layout_bytes(url, workdir, start_head, end_head) / events
-        results.append(Result("the same events in the old events layout (SQLite, events table + indexes)", old,
-                              "B", note=f"old layout / whole new growth = {old / per_event:.2f}x"))
-    return results
+    grown = {t: (after.get(t, 0) - before.get(t, 0)) / events for t in after}
+    per_event = sum(grown.values())
+    log = sum(grown.get(t, 0) for t in LOG_TABLES)
+    detail = ", ".join(f"{t} {b:,.0f}" for t, b in sorted(grown.items(), key=lambda kv: -kv[1]) if b >= 1)
+    old = _old_layout_bytes(url, sizes, start_head, end_head) / events
+    return [
+        Result(f"database growth per churn event ({name})", per_event, "B", RECORDED_BASELINE,
+               "B (recorded before item 3, SQLite)", f"<= {RECORDED_BASELINE / TARGET:,.0f} B (4x)",
+               per_event * TARGET <= RECORDED_BASELINE, f"{events:,} events; B/event by table: {detail}"),
+        Result(f"event log per churn event ({name}: {', '.join(LOG_TABLES)})", log, "B", old,
+               "B (the same events in the old events table, this run)", note=f"{old / log:.2f}x smaller"),
+    ]
 
 
 def _pg_database(server: str) -> tuple[str, sa.Engine]:
@@ -172,16 +188,15 @@ def _pg_database(server: str) -> tuple[str, sa.Engine]:
 def run() -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
-        workdir = Path(tmp)
-        db = workdir / "readmodel.db"
-        results += measure("SQLite", f"sqlite:///{db}", lambda: _sqlite_sizes(db), workdir)
+        db = Path(tmp) / "readmodel.db"
+        results += measure("SQLite", f"sqlite:///{db}", lambda: _sqlite_sizes(db), Path(tmp))
         if os.environ.get("BENCH_STORAGE_KEEP"):  # the SQLite file, for a closer look
             sqlite3.connect(db).execute("VACUUM INTO ?", (os.environ["BENCH_STORAGE_KEEP"],))
         server = next((os.environ[v] for v in PG_ENVS if os.environ.get(v)), None)
         if server:
             url, admin = _pg_database(server)
             try:
-                results += measure("PostgreSQL", url, lambda: _pg_sizes(url), workdir)
+                results += measure("PostgreSQL", url, lambda: _pg_sizes(url), Path(tmp))
             finally:
                 with admin.connect() as conn:
                     conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')

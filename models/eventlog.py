@@ -179,7 +179,8 @@ class _Interned:
     database) or allocates the id of a row given its natural key; ``ensure`` re-inserts a batch's rows."""
 
     def __init__(self, table: sa.Table, id_column: str, natural: tuple[str, ...], compiled: _Compiled) -> None:
-        self.table, self.id_column = table, id_column
+        self.table, self.id_column, self.natural = table, id_column, natural
+        self._mark = "%s" if compiled.dialect_name == "postgresql" else "?"
         self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
         self._find = compiled(sa.select(table.c[id_column]).where(
             *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
@@ -188,15 +189,36 @@ class _Interned:
 
     def reset(self) -> None:
         self._ids: dict = {}
+        self._absent: set = set()  # looked up by ``prefetch`` in this batch and not there
         self._next: int | None = None
         self.batch: dict[int, dict] = {}
+
+    def prefetch(self, cur, naturals: Iterable[tuple], chunk: int = 500) -> None:
+        """Look up, a few hundred per query, the ids of ``naturals`` not in the cache (a bootstrap's batch
+        would otherwise cost one query per row)."""
+        groups: dict[tuple, list[tuple]] = {}  # by all but the last column: the unique index's prefix
+        for natural in {n for n in naturals if n not in self._ids}:
+            groups.setdefault(natural[:-1], []).append(natural)
+        columns = ", ".join((self.id_column, *self.natural))
+        prefix = "".join(f"{name} = {self._mark} AND " for name in self.natural[:-1])
+        for head, missing in groups.items():
+            for start in range(0, len(missing), chunk):
+                part = missing[start:start + chunk]
+                marks = ", ".join([self._mark] * len(part))
+                cur.execute(f"SELECT {columns} FROM {self.table.name} "  # noqa: S608 - our names; values bound
+                            f"WHERE {prefix}{self.natural[-1]} IN ({marks})", [*head, *(n[-1] for n in part)])
+                for row in cur.fetchall():
+                    self._ids[tuple(bytes(v) if isinstance(v, memoryview) else v for v in row[1:])] = int(row[0])
+                self._absent.update(n for n in part if n not in self._ids)
 
     def id_for(self, cur, natural: tuple, row: dict) -> int:
         """The id of the row named by ``natural``; ``row`` (without the id) is remembered for ``ensure``."""
         found = self._ids.get(natural)
         if found is None:
-            cur.execute(self._find, natural)
-            hit = cur.fetchone()
+            hit = None
+            if natural not in self._absent:
+                cur.execute(self._find, natural)
+                hit = cur.fetchone()
             if hit is not None:
                 found = int(hit[0])
             else:
@@ -217,6 +239,7 @@ class _Interned:
             sql, columns = self._insert
             cur.executemany(sql, [tuple(row[c] for c in columns) for row in self.batch.values()])
             self.batch = {}
+        self._absent = set()
 
 
 class Appender:
@@ -279,19 +302,26 @@ class Appender:
         if not rows:
             return
         new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)
-        log_rows = []
+        parts = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
-            key = (namespace, type_, id_)
-            key_id = self._keys.id_for(cur, key, {"namespace": namespace, "type": type_, "id": id_})
             created_text = created if created is None or isinstance(created, str) else created.isoformat()
-            digest = state_digest((phase, owner, created_text, labels, notes, finalizers))
-            meta_id = self._metas.id_for(cur, (digest,), {
-                "digest": digest, "phase": phase, "owner": owner, "created": created, "labels": labels,
-                "annotations": notes, "finalizers": finalizers})
+            meta = {"digest": state_digest((phase, owner, created_text, labels, notes, finalizers)), "phase": phase,
+                    "owner": owner, "created": created, "labels": labels, "annotations": notes,
+                    "finalizers": finalizers}
             stored, spec_blobs, members = split_spec(type_, spec)
-            digest = state_digest((stored, spec_blobs))
-            spec_id = self._specs.id_for(cur, (digest,), {"digest": digest, "spec": stored, "spec_blobs": spec_blobs})
+            stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
+            log = {"revision": revision, "event": event, "version": version, "updated": updated,
+                   "observed_at": observed_at}
+            parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
+        self._keys.prefetch(cur, [p[0] for p in parts])
+        self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
+        self._specs.prefetch(cur, [(p[2]["digest"],) for p in parts])
+        log_rows = []
+        for key, meta, stored_spec, members, log in parts:
+            key_id = self._keys.id_for(cur, key, {"namespace": key[0], "type": key[1], "id": key[2]})
+            meta_id = self._metas.id_for(cur, (meta["digest"],), meta)
+            spec_id = self._specs.id_for(cur, (stored_spec["digest"],), stored_spec)
             for member, (blob_digest, data) in members.items():
                 if blob_digest in new_blobs:
                     continue
@@ -303,8 +333,7 @@ class Appender:
                 else:
                     new_blobs[blob_digest] = (base[0], compress(data, base[1]))
                     new_blobs.setdefault(base[0], (None, base[2]))  # the base must exist as long as this does
-            log_rows.append({"revision": revision, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id,
-                             "event": event, "version": version, "updated": updated, "observed_at": observed_at})
+            log_rows.append({**log, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id})
         for interned in (self._keys, self._metas, self._specs):
             interned.ensure(cur)
         if new_blobs:

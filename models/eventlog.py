@@ -43,7 +43,7 @@ from models.schema import blobs, event_log, metas, resource_keys, specs
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
 CACHE_ENTRIES = 200_000
-BASE_ENTRIES = 4_096  # (resource, member) -> base blob, with its text: a few KB each
+BASE_ENTRIES = 2_048  # (resource, member) -> base blob, with its text: a few KB each
 EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
                  "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
 

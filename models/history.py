@@ -39,7 +39,7 @@ def head_revision(conn: Connection) -> int:
 def revision_at(conn: Connection, when: datetime) -> int:
     """The last revision observed at or before ``when`` (0 if none). A naive ``when`` means UTC."""
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    value = conn.execute(sa.select(sa.func.max(events.c.revision)).where(events.c.observed_at <= when)).scalar()
+    value = conn.execute(sa.select(sa.func.max(event_log.c.revision)).where(event_log.c.observed_at <= when)).scalar()
     return int(value or 0)
 
 
@@ -140,7 +140,7 @@ def retention_horizon(conn: Connection) -> int:
 
 
 def oldest_revision(conn: Connection) -> int | None:
-    value = conn.execute(sa.select(sa.func.min(events.c.revision))).scalar()
+    value = conn.execute(sa.select(sa.func.min(event_log.c.revision))).scalar()
     return None if value is None else int(value)
 
 

@@ -80,7 +80,7 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Prune
             return Pruned(previous, previous, 0)
         conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(horizon_revision=new_horizon))
     with engine.connect() as conn:
-        oldest = int(conn.execute(sa.text("SELECT MIN(revision) FROM events")).scalar() or new_horizon)
+        oldest = int(conn.execute(sa.text("SELECT MIN(revision) FROM event_log")).scalar() or new_horizon)
     deleted = 0
     for low in range(oldest, new_horizon, chunk):
         with engine.begin() as conn:

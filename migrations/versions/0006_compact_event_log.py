@@ -6,7 +6,8 @@ Create Date: 2026-12-03 20:30:00
 
 Every old ``events`` row is re-appended, in revision order, through ``models.eventlog.Appender`` (the
 watcher's own path), then the table is dropped and ``events`` re-created as a view with the same columns
-(plus ``spec_blobs``). The reporting views read ``events`` and are re-created over the view. The downgrade
+(plus ``spec_blobs``). The reporting views are re-created over the log's own tables (the history views
+join ``event_log`` with ``resource_keys``, ``metas`` and ``specs``: ``reporting.history_sql``). The downgrade
 writes the full rows back (blob members resolved).
 """
 
@@ -41,8 +42,8 @@ def _drop_views() -> None:
         op.execute(sa.text(statement))
 
 
-def _create_reporting_views(dialect: str) -> None:
-    for statement in reporting.statements(dialect):
+def _create_reporting_views(dialect: str, compact: bool) -> None:
+    for statement in reporting.statements(dialect, compact):
         op.execute(sa.text(statement))
 
 
@@ -120,7 +121,7 @@ def upgrade() -> None:
     op.drop_index("ix_events_namespace_type_id_revision", table_name="events")
     op.drop_table("events")
     op.execute(sa.text(eventlog.events_view_sql()))
-    _create_reporting_views(bind.dialect.name)
+    _create_reporting_views(bind.dialect.name, compact=True)
     op.execute(sa.text("UPDATE meta SET schema_version = 4 WHERE singleton = 1"))
 
 
@@ -179,5 +180,5 @@ def downgrade() -> None:
     op.rename_table("events_full", "events")
     op.create_index(op.f("ix_events_namespace_type_id_revision"), "events", ["namespace", "type", "id", "revision"])
     op.create_index(op.f("ix_events_observed_at"), "events", ["observed_at"])
-    _create_reporting_views(bind.dialect.name)
+    _create_reporting_views(bind.dialect.name, compact=False)
     op.execute(sa.text("UPDATE meta SET schema_version = 3 WHERE singleton = 1"))

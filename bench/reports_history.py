@@ -1,8 +1,8 @@
 """Reports over a long generated history: ``report machine-count --since 90d`` and one machine's history.
 
 A log of ``BENCH_REPORT_MACHINES`` machines (Machine, MachineStatus, ClusterMachine each) churning for 90
-days (connection flaps, status updates, a Talos upgrade, machines replaced) is bulk-inserted into the
-``events`` table (the views read only the log), then the reports run on SQLite and, with ``BENCH_PG_URL``
+days (connection flaps, status updates, a Talos upgrade, machines replaced) is bulk-appended to the
+event log (the views read only the log), then the reports run on SQLite and, with ``BENCH_PG_URL``
 set, on PostgreSQL. Targets (issue 10): machine-count within 10 s over >= 5M events of a 10k-machine fleet;
 one machine's ``history_machines`` within 50 ms. ``BENCH_REPORT_MACHINES=10000`` gives ~5M events.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import Result, setting
-from models import migrate, reports
+from models import eventlog, migrate, reports
 from models.db import create_engine
 
 MACHINES = int(setting("BENCH_REPORT_MACHINES", 2000, 100))
@@ -82,22 +82,17 @@ def load(url: str, rows: list[tuple]) -> None:
     engine = create_engine(url)
     migrate.upgrade(engine)
     sqlite = engine.dialect.name == "sqlite"
-    columns = ("revision, namespace, type, id, event, version, phase, owner, created, updated, labels, "
-               "annotations, finalizers, spec, observed_at")
     data = _event_rows(rows, sqlite)
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        if sqlite:
-            cur.executemany(f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 15)})", data)  # noqa: S608
-        else:
-            with cur.copy(f"COPY events ({columns}) FROM STDIN") as copy:
-                for row in data:
-                    copy.write_row(row)
+        appender = eventlog.Appender(engine.dialect)  # the log's own write path (models/eventlog.py)
+        for batch in eventlog.batches(data, 20_000):
+            appender.append(cur, batch)
         cur.execute(f"UPDATE meta SET head_revision = {len(data):d}")  # noqa: S608 - an int
         raw.commit()
         if not sqlite:
-            cur.execute("ANALYZE events")
+            cur.execute("ANALYZE event_log, resource_keys, metas, specs")
             raw.commit()
     finally:
         raw.close()

@@ -24,12 +24,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models import eventlog
 from models.resource import StoredResource
-from models.schema import events, meta, resources, streams
+from models.schema import event_log, events, meta, resource_keys, resources, streams
 
 DESTROYED = "destroyed"
 _STATE_COLUMNS = ("namespace", "type", "id", "version", "phase", "owner", "created", "updated", "labels",
                   "annotations", "finalizers", "spec")
+_LOGGED_COLUMNS = (*_STATE_COLUMNS, "spec_blobs")  # the log's spec may hold blob members (models/eventlog.py)
 
 
 def head_revision(conn: Connection) -> int:
@@ -39,7 +41,7 @@ def head_revision(conn: Connection) -> int:
 def revision_at(conn: Connection, when: datetime) -> int:
     """The last revision observed at or before ``when`` (0 if none). A naive ``when`` means UTC."""
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    value = conn.execute(sa.select(sa.func.max(events.c.revision)).where(events.c.observed_at <= when)).scalar()
+    value = conn.execute(sa.select(sa.func.max(event_log.c.revision)).where(event_log.c.observed_at <= when)).scalar()
     return int(value or 0)
 
 
@@ -140,7 +142,7 @@ def retention_horizon(conn: Connection) -> int:
 
 
 def oldest_revision(conn: Connection) -> int | None:
-    value = conn.execute(sa.select(sa.func.min(events.c.revision))).scalar()
+    value = conn.execute(sa.select(sa.func.min(event_log.c.revision))).scalar()
     return None if value is None else int(value)
 
 
@@ -194,10 +196,17 @@ def resolve_point(conn: Connection, point: int | datetime) -> int:
     return resolve(conn, point, head_revision(conn)).revision
 
 
-def _stored(row: sa.Row) -> StoredResource:
+def _stored(row: sa.Row, blobs: eventlog.BlobReader | None = None) -> StoredResource:
+    """A resource from a ``resources`` row or an ``events`` row (whose blob members ``blobs`` fetches)."""
+    spec = row.spec or {}
+    spec_blobs = getattr(row, "spec_blobs", None)
+    if spec_blobs:
+        if blobs is None:
+            raise ValueError("an events row with blob members needs a BlobReader")
+        spec = eventlog.resolve_spec(spec, spec_blobs, blobs)
     return StoredResource(
         row.namespace, row.type, row.id, int(row.version), row.phase, row.owner, _aware(row.created),
-        _aware(row.updated), row.labels or {}, row.annotations or {}, row.finalizers or [], row.spec or {},
+        _aware(row.updated), row.labels or {}, row.annotations or {}, row.finalizers or [], spec,
     )
 
 
@@ -235,30 +244,31 @@ def current(conn: Connection, *, namespace: str | None = None, type_: str | None
 
 
 def _last_events(revision: int, namespace: str | None, type_: str | None) -> sa.Subquery:
-    return (
-        sa.select(sa.func.max(events.c.revision).label("revision"))
-        .where(events.c.revision <= revision, *_filters(events, namespace, type_))
-        .group_by(events.c.namespace, events.c.type, events.c.id)
-        .subquery("last")
-    )
+    """The last revision at or before ``revision`` of every resource (of a kind): one pass over the narrow log."""
+    query = sa.select(sa.func.max(event_log.c.revision).label("revision")).where(event_log.c.revision <= revision)
+    filters = _filters(resource_keys, namespace, type_)
+    if filters:
+        query = query.where(event_log.c.key_id.in_(sa.select(resource_keys.c.key_id).where(*filters)))
+    return query.group_by(event_log.c.key_id).subquery("last")
 
 
 def at_revision(conn: Connection, revision: int, *, namespace: str | None = None, type_: str | None = None
                 ) -> Iterator[StoredResource]:
     """Resources as they were right after ``revision``, sorted by namespace, type, id."""
     last = _last_events(revision, namespace, type_)
-    query = (sa.select(*[events.c[n] for n in _STATE_COLUMNS])
+    query = (sa.select(*[events.c[n] for n in _LOGGED_COLUMNS])
              .join(last, events.c.revision == last.c.revision)
              .where(events.c.event != DESTROYED)
              .order_by(*_order(conn, events)))
+    blobs = eventlog.BlobReader(conn)
     for row in conn.execute(query):
-        yield _stored(row)
+        yield _stored(row, blobs)
 
 
 def resource_at(conn: Connection, namespace: str, type_: str, id_: str, revision: int) -> StoredResource | None:
     """One resource as it was right after ``revision``; None if it did not exist then."""
     row = conn.execute(
-        sa.select(events.c.event, *[events.c[n] for n in _STATE_COLUMNS])
+        sa.select(events.c.event, *[events.c[n] for n in _LOGGED_COLUMNS])
         .where(events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
                events.c.revision <= revision)
         .order_by(events.c.revision.desc())
@@ -266,16 +276,17 @@ def resource_at(conn: Connection, namespace: str, type_: str, id_: str, revision
     ).first()
     if row is None or row.event == DESTROYED:
         return None
-    return _stored(row)
+    return _stored(row, eventlog.BlobReader(conn))
 
 
 def versions(conn: Connection, namespace: str, type_: str, id_: str) -> Iterator[tuple[int, str, StoredResource]]:
     """Every logged change of one resource, oldest first: (revision, event, state after it)."""
-    query = (sa.select(events.c.revision, events.c.event, *[events.c[n] for n in _STATE_COLUMNS])
+    query = (sa.select(events.c.revision, events.c.event, *[events.c[n] for n in _LOGGED_COLUMNS])
              .where(events.c.namespace == namespace, events.c.type == type_, events.c.id == id_)
              .order_by(events.c.revision))
+    blobs = eventlog.BlobReader(conn)
     for row in conn.execute(query):
-        yield int(row.revision), row.event, _stored(row)
+        yield int(row.revision), row.event, _stored(row, blobs)
 
 
 class Logged:
@@ -285,26 +296,34 @@ class Logged:
 
     __slots__ = ("revision", "event", "observed_at", "version", "_row", "_state")
 
-    def __init__(self, row: sa.Row) -> None:
+    def __init__(self, row: sa.Row, blobs: eventlog.BlobReader) -> None:
         self.revision = int(row.revision)
         self.event = row.event
         self.observed_at = _moment_of(row.observed_at)
         self.version = int(row.version)
         self._row = row
         self._state: StoredResource | None = None
+        if row.spec_blobs:  # large members live in the blobs table: fetch them while the connection is open
+            self._decode(blobs)
 
     @property
     def state(self) -> StoredResource:
         if self._state is None:
-            row = self._row
-            self._state = StoredResource(
-                row.namespace, row.type, row.id, self.version, row.phase, row.owner, _moment_of(row.created),
-                _moment_of(row.updated), _decoded(row.labels) or {}, _decoded(row.annotations) or {},
-                _decoded(row.finalizers) or [], _decoded(row.spec) or {})
+            self._decode(None)
         return self._state
 
+    def _decode(self, blobs: eventlog.BlobReader | None) -> None:
+        row = self._row
+        spec = _decoded(row.spec) or {}
+        if blobs is not None:
+            spec = eventlog.resolve_spec(spec, _decoded(row.spec_blobs), blobs)
+        self._state = StoredResource(
+            row.namespace, row.type, row.id, self.version, row.phase, row.owner, _moment_of(row.created),
+            _moment_of(row.updated), _decoded(row.labels) or {}, _decoded(row.annotations) or {},
+            _decoded(row.finalizers) or [], spec)
 
-_JSON_COLUMNS = ("labels", "annotations", "finalizers", "spec")
+
+_JSON_COLUMNS = ("labels", "annotations", "finalizers", "spec", "spec_blobs")
 _TIME_COLUMNS = ("created", "updated", "observed_at")
 
 
@@ -332,11 +351,12 @@ def _moment_of(value: Any) -> datetime | None:
 def log_of(conn: Connection, namespace: str, type_: str, id_: str, until: int) -> list[Logged]:
     """Every logged event of one resource up to ``until``, oldest first: one range of the
     (namespace, type, id, revision) index, so the cost follows this resource's history, not the log's."""
-    query = (sa.select(events.c.revision, events.c.event, *[_raw(n) for n in ("observed_at", *_STATE_COLUMNS)])
+    query = (sa.select(events.c.revision, events.c.event, *[_raw(n) for n in ("observed_at", *_LOGGED_COLUMNS)])
              .where(events.c.namespace == namespace, events.c.type == type_, events.c.id == id_,
                     events.c.revision <= until)
              .order_by(events.c.revision))
-    return [Logged(row) for row in conn.execute(query)]
+    blobs = eventlog.BlobReader(conn)
+    return [Logged(row, blobs) for row in conn.execute(query)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,3 +407,14 @@ def last_revision_statement() -> sa.Select:
 def horizon_statement() -> sa.Select:
     """``retention_horizon`` as one statement."""
     return sa.select(meta.c.horizon_revision).where(meta.c.singleton == 1)
+
+
+def log_rows(conn: Connection, low: int, high: int) -> Iterator[tuple[int, str, StoredResource, datetime]]:
+    """Logged events with ``low < revision <= high``, oldest first: (revision, event, state, observed_at)."""
+    query = (sa.select(events.c.revision, events.c.event, events.c.observed_at,
+                       *[events.c[n] for n in _LOGGED_COLUMNS])
+             .where(events.c.revision > low, events.c.revision <= high)
+             .order_by(events.c.revision))
+    blobs = eventlog.BlobReader(conn)
+    for row in conn.execute(query):
+        yield int(row.revision), row.event, _stored(row, blobs), _aware(row.observed_at)

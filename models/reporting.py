@@ -418,17 +418,17 @@ class _Sql:
             return f"CAST(ROUND(EXTRACT(EPOCH FROM {ref}) * 1000) AS BIGINT)"
         return f"CAST(ROUND((julianday({ref}) - 2440587.5) * 86400000.0) AS INTEGER)"
 
-    def calendar(self) -> str:
+    def calendar(self, log: str = "event_log") -> str:
         if self.pg:
             return ("WITH RECURSIVE days(day) AS (\n"
-                    "  SELECT (MIN(observed_at) AT TIME ZONE 'UTC')::date FROM events\n"
+                    f"  SELECT (MIN(observed_at) AT TIME ZONE 'UTC')::date FROM {log}\n"
                     "  UNION ALL SELECT day + 1 FROM days WHERE day < (now() AT TIME ZONE 'UTC')::date\n)\n"
                     "SELECT day, (day::timestamp AT TIME ZONE 'UTC') AS day_start,\n"
                     "       ((day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end,\n"
                     "       date_trunc('week', day)::date AS week\n"
                     "FROM days WHERE day IS NOT NULL")
         return ("WITH RECURSIVE days(day) AS (\n"
-                "  SELECT date(MIN(observed_at)) FROM events\n"
+                f"  SELECT date(MIN(observed_at)) FROM {log}\n"
                 "  UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < date('now')\n)\n"
                 "SELECT day, day || ' 00:00:00.000000' AS day_start,\n"
                 "       date(day, '+1 day') || ' 00:00:00.000000' AS day_end,\n"
@@ -436,7 +436,16 @@ class _Sql:
                 "FROM days WHERE day IS NOT NULL")
 
 
-def _source(column: Column, sql: _Sql, base: str, joins: Mapping[str, str]) -> str:
+def _plain(alias: str, member: str) -> str:
+    return f"{alias}.{member}"
+
+
+def _compact(alias: str, member: str) -> str:
+    """In the compact log, labels are in the event's ``metas`` row, the spec in its ``specs`` row."""
+    return f"{alias}_m.labels" if member == "labels" else f"{alias}_s.spec"
+
+
+def _source(column: Column, sql: _Sql, base: str, joins: Mapping[str, str], where=_plain) -> str:
     """The SQL expression of one typed column, with ``base`` the alias of the listed kind's row."""
     alternatives = column.source.split("|")
     expressions = []
@@ -447,9 +456,9 @@ def _source(column: Column, sql: _Sql, base: str, joins: Mapping[str, str]) -> s
             raise ValueError(f"column {column.name}: unknown join {alias!r}")
         ref_alias = f"j_{alias}" if alias else base
         if rest.startswith("label:"):
-            ref, path = f"{ref_alias}.labels", [rest[len("label:"):]]
+            ref, path = where(ref_alias, "labels"), [rest[len("label:"):]]
         elif rest.startswith("spec."):
-            ref, path = f"{ref_alias}.spec", rest[len("spec."):].split(".")
+            ref, path = where(ref_alias, "spec"), rest[len("spec."):].split(".")
         else:
             raise ValueError(f"column {column.name}: bad source {column.source!r}")
         expressions.append(sql.typed(column, ref, path))
@@ -479,33 +488,54 @@ def current_sql(view: View, dialect: str) -> str:
     ])
 
 
-def history_sql(view: View, dialect: str) -> str:
-    """Versions of the listed kind, plus one per change of a joined kind while the listed one exists."""
+def history_sql(view: View, dialect: str, compact: bool = True) -> str:
+    """Versions of the listed kind, plus one per change of a joined kind while the listed one exists.
+
+    ``compact``: read the log's own tables (``event_log`` with ``resource_keys``, ``metas``, ``specs``;
+    models/eventlog.py) rather than the ``events`` view, whose joins a query planner cannot push through
+    a LEFT JOIN; ``compact=False`` is the SQL of migrations 0004-0005, over the old ``events`` table."""
     sql = _Sql(dialect)
-    typed = [f"{_source(c, sql, 'b', view.joins)} AS {c.name}" for c in view.columns]
+    where = _compact if compact else _plain
+    typed = [f"{_source(c, sql, 'b', view.joins, where)} AS {c.name}" for c in view.columns]
     kinds = [view.kind, *view.joins.values()]
-    points = " OR ".join(f"({_kind_filter('p', k)})" for k in kinds)
-    base = _kind_filter("p", view.kind)
+    key = "k" if compact else "p"  # the alias that has namespace, type and id
+    points = " OR ".join(f"({_kind_filter(key, k)})" for k in kinds)
+    base = _kind_filter(key, view.kind)
     if view.joins:
         # the last revision of each kind at or before this point: one window pass over the resource's events
         last = ",\n    ".join(
-            f"MAX(CASE WHEN {_kind_filter('p', kind)} THEN p.revision END) OVER upto AS r_{alias}"
+            f"MAX(CASE WHEN {_kind_filter(key, kind)} THEN p.revision END) OVER upto AS r_{alias}"
             for alias, kind in [("b", view.kind), *view.joins.items()])
         last += f",\n    MAX(CASE WHEN {base} AND p.event = 'destroyed' THEN p.revision END) OVER upto AS r_gone"
-        window = "  WINDOW upto AS (PARTITION BY p.id ORDER BY p.revision ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+        window = (f"  WINDOW upto AS (PARTITION BY {key}.id ORDER BY p.revision "
+                  "ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)")
         alive = "r_b IS NOT NULL AND (r_gone IS NULL OR r_gone <> r_b OR revision = r_b)"
     else:
         last, window, alive = "p.revision AS r_b", "", "1 = 1"
     carried = ", ".join(f"r_{alias}" for alias in ["b", *view.joins])
-    joins = [f"LEFT JOIN events j_{alias} ON j_{alias}.revision = v.r_{alias} AND j_{alias}.event <> 'destroyed'"
-             for alias in view.joins]
+    if compact:
+        log = "event_log p JOIN resource_keys k ON k.key_id = p.key_id"
+        listed = ["JOIN event_log b ON b.revision = v.r_b",
+                  "JOIN metas b_m ON b_m.meta_id = b.meta_id",
+                  "JOIN specs b_s ON b_s.spec_id = b.spec_id"]
+        joins = [f"LEFT JOIN event_log j_{a} ON j_{a}.revision = v.r_{a} AND j_{a}.event <> 'destroyed'\n"
+                 f"LEFT JOIN metas j_{a}_m ON j_{a}_m.meta_id = j_{a}.meta_id\n"
+                 f"LEFT JOIN specs j_{a}_s ON j_{a}_s.spec_id = j_{a}.spec_id" for a in view.joins]
+        namespace = f"{_literal(catalog.by_name(view.kind).namespace)} AS namespace"
+        meta_of = "b_m"
+    else:
+        log = "events p"
+        listed = ["JOIN events b ON b.revision = v.r_b AND b.id = v.id"]
+        joins = [f"LEFT JOIN events j_{a} ON j_{a}.revision = v.r_{a} AND j_{a}.event <> 'destroyed'"
+                 for a in view.joins]
+        namespace, meta_of = "b.namespace", "b"
     # Window functions stay in the CTEs over the log's narrow columns; the outer SELECT is a plain join, so a
     # query over the view can skip the typed columns it does not read.
     return "\n".join([
         "WITH points AS (",
-        "  SELECT p.id, p.revision, p.observed_at, p.event,",
+        f"  SELECT {key}.id, p.revision, p.observed_at, p.event,",
         f"    {last}",
-        f"  FROM events p WHERE {points}",
+        f"  FROM {log} WHERE {points}",
         *([window] if window else []),
         "), v AS (",
         f"  SELECT id, revision, observed_at, {carried},",
@@ -516,14 +546,14 @@ def history_sql(view: View, dialect: str) -> str:
         f"  FROM points WHERE {alive}",
         "  WINDOW w AS (PARTITION BY id ORDER BY revision)",
         ")",
-        "SELECT v.id, b.namespace, v.revision, v.event, b.version, v.observed_at,",
+        f"SELECT v.id, {namespace}, v.revision, v.event, b.version, v.observed_at,",
         "  " + sql.epoch_ms("v.observed_at") + " AS observed_ms,",
         "  " + sql.day_of("v.observed_at") + " AS observed_day,",
         "  v.observed_at AS valid_from, v.valid_to, v.next_revision,",
-        "  b.created, b.updated, b.phase, b.labels,",
+        f"  {meta_of}.created, b.updated, {meta_of}.phase, {meta_of}.labels,",
         "  " + ",\n  ".join(typed),
         "FROM v",
-        "JOIN events b ON b.revision = v.r_b AND b.id = v.id",
+        *listed,
         *joins,
     ])
 
@@ -572,12 +602,13 @@ def daily_fleet_sql(dialect: str) -> str:
         for subject, dimension, sql in parts)
 
 
-def statements(dialect: str) -> list[str]:
-    """``CREATE VIEW`` statements for every reporting view, in dependency order."""
-    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect).calendar()}"]
+def statements(dialect: str, compact: bool = True) -> list[str]:
+    """``CREATE VIEW`` statements for every reporting view, in dependency order (``compact=False``: over
+    the ``events`` table of migrations 0001-0005)."""
+    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect).calendar('event_log' if compact else 'events')}"]
     for view in VIEWS:
         out.append(f"CREATE VIEW {view.current} AS\n{current_sql(view, dialect)}")
-        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect)}")
+        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect, compact)}")
     out.append(f"CREATE VIEW daily_fleet AS\n{daily_fleet_sql(dialect)}")
     return out
 

@@ -1,7 +1,9 @@
 """The read model's SQL schema (SQLAlchemy Core). It changes only through Alembic migrations.
 
-- ``events``: the append-only event log. One row per applied change with the full state after it and a
-  global, gap-free ``revision`` assigned by the single writer.
+- ``event_log``: the append-only event log. One narrow row per applied change with a global, gap-free
+  ``revision`` assigned by the single writer, pointing at ``resource_keys`` (each (namespace, type, id)
+  once), ``metas`` and ``specs`` (each distinct one once, content-addressed; large members in ``blobs``).
+  ``events`` is a view with the full state after each change (models/eventlog.py).
 - ``resources``: the current-state projection, keyed by (namespace, type, id), with the revision that
   last touched each row and the precomputed API document.
 - ``resource_labels``: one row per label of a current resource, so label selectors are index lookups.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 metadata = sa.MetaData(
     naming_convention={
@@ -52,21 +54,81 @@ def _resource_columns() -> list[sa.Column]:
     ]
 
 
-events = sa.Table(
-    "events",
+resource_keys = sa.Table(
+    "resource_keys",
     metadata,
-    sa.Column("revision", Revision, primary_key=True, autoincrement=False),
+    sa.Column("key_id", Revision, primary_key=True, autoincrement=False),
     sa.Column("namespace", sa.String(64), nullable=False),
     sa.Column("type", sa.String(128), nullable=False),
     sa.Column("id", sa.Text, nullable=False),
+    sa.UniqueConstraint("namespace", "type", "id"),
+)
+
+metas = sa.Table(
+    "metas",
+    metadata,
+    sa.Column("meta_id", Revision, primary_key=True, autoincrement=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
+    sa.Column("phase", sa.String(16), nullable=False),
+    sa.Column("owner", sa.Text, nullable=False, server_default=""),
+    sa.Column("created", Timestamp, nullable=True),
+    sa.Column("labels", Json, nullable=False),
+    sa.Column("annotations", Json, nullable=False),
+    sa.Column("finalizers", Json, nullable=False),
+    sa.UniqueConstraint("digest"),
+)
+
+specs = sa.Table(
+    "specs",
+    metadata,
+    sa.Column("spec_id", Revision, primary_key=True, autoincrement=False),
+    sa.Column("digest", sa.LargeBinary, nullable=False, comment="SHA-256 (16 bytes) of the stored values"),
+    sa.Column("spec", Json, nullable=False, comment="decoded spec; members in spec_blobs hold a blob digest"),
+    sa.Column("spec_blobs", Json, nullable=True, comment="member -> blobs.digest, for members stored as blobs"),
+    sa.UniqueConstraint("digest"),
+)
+
+blobs = sa.Table(
+    "blobs",
+    metadata,
+    sa.Column("digest", sa.String(32), primary_key=True, comment="hex SHA-256 (first 128 bits) of the JSON"),
+    sa.Column("base", sa.String(32), nullable=True, comment="the blob whose JSON is data's zlib dictionary"),
+    sa.Column("data", sa.LargeBinary, nullable=False, comment="zlib-compressed JSON of the member"),
+)
+
+event_log = sa.Table(
+    "event_log",
+    metadata,
+    sa.Column("revision", Revision, primary_key=True, autoincrement=False),
+    sa.Column("key_id", sa.BigInteger, nullable=False),
+    sa.Column("meta_id", sa.BigInteger, nullable=False),
+    sa.Column("spec_id", sa.BigInteger, nullable=False),
     sa.Column("event", sa.String(16), nullable=False, comment="created | updated | destroyed"),
-    *_resource_columns(),
+    sa.Column("version", sa.BigInteger, nullable=False, comment="COSI per-resource version"),
+    sa.Column("updated", Timestamp, nullable=True),
     sa.Column("observed_at", Timestamp, nullable=False, comment="when the watcher applied it"),
     sa.CheckConstraint("event IN ('created', 'updated', 'destroyed')", name="event_kind"),
 )
-# History of one resource, newest first; and state-as-of-time reads.
-sa.Index(None, events.c.namespace, events.c.type, events.c.id, events.c.revision)
-sa.Index(None, events.c.observed_at)
+# History of one resource; state-as-of-time reads; retention's "is this row still used".
+sa.Index(None, event_log.c.key_id, event_log.c.revision)
+sa.Index(None, event_log.c.observed_at)
+sa.Index(None, event_log.c.meta_id)
+sa.Index(None, event_log.c.spec_id)
+
+# The view over the log with every event's full state (models/eventlog.py creates it): read-only.
+views = sa.MetaData()
+events = sa.Table(
+    "events",
+    views,
+    sa.Column("revision", Revision, primary_key=True),
+    sa.Column("namespace", sa.String(64)),
+    sa.Column("type", sa.String(128)),
+    sa.Column("id", sa.Text),
+    sa.Column("event", sa.String(16)),
+    *_resource_columns(),
+    sa.Column("observed_at", Timestamp),
+    sa.Column("spec_blobs", Json),
+)
 
 resources = sa.Table(
     "resources",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
-from models.schema import events, kind_revisions, meta, poison_events, resource_labels, resources, streams
+from models.schema import kind_revisions, meta, poison_events, resource_labels, resources, streams
 
 RESOURCE_KEY = ("namespace", "type", "id")
 _ONE = sa.literal_column("1", sa.Integer)  # a constant in the SQL text, not one more bound parameter
@@ -55,8 +55,6 @@ class Statements:
         positional = type(dialect)(paramstyle="qmark" if dialect.name == "sqlite" else "format")
         c = lambda stmt: _compile(stmt, positional)  # noqa: E731
 
-        ev_names = [col.name for col in events.c]
-        self.insert_event = c(sa.insert(events).values({n: sa.bindparam(n) for n in ev_names}))
         self.upsert_resource = c(_upsert(resources, RESOURCE_KEY, dialect.name))
         self.delete_resource = c(sa.delete(resources).where(_key_clause(resources, RESOURCE_KEY)))
         self.delete_labels = c(sa.delete(resource_labels).where(_key_clause(resource_labels, RESOURCE_KEY)))

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
+from models.eventlog import Appender
 from models.resource import Key, StoredResource
 from watcher import metrics
 from watcher.checkpoint import Checkpointer
@@ -58,8 +59,6 @@ class BatchResult:
     committed_at: float  # time.time() right after the commit
 
 
-_EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
-                  "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
 _KEY = ("namespace", "type", "id")
 _RESOURCE_COLUMNS = ("namespace", "type", "id", "version", "phase", "owner", "created", "updated", "labels",
                      "annotations", "finalizers", "spec", "revision", "document")
@@ -73,7 +72,7 @@ class Writer:
         self.sql = Statements(engine.dialect)
         # Hot-path rows are built as plain tuples: make sure they match the compiled statements.
         expected = {
-            "insert_event": _EVENT_COLUMNS, "upsert_resource": _RESOURCE_COLUMNS,
+            "upsert_resource": _RESOURCE_COLUMNS,
             "delete_resource": _KEY, "delete_labels": _KEY, "select_resource": _KEY,
             "insert_label": ("namespace", "type", "key", "value", "id"),
             "upsert_kind_revision": ("namespace", "type", "revision"),
@@ -81,6 +80,7 @@ class Writer:
         for name, columns in expected.items():
             if getattr(self.sql, name).columns != columns:
                 raise RuntimeError(f"{name} binds {getattr(self.sql, name).columns}, not {columns}")
+        self.log = Appender(engine.dialect)  # event rows go to the compact log (models/eventlog.py)
         self.projections = projections
         self.sqlite = engine.dialect.name == "sqlite"
         database = engine.url.database if self.sqlite else None
@@ -194,6 +194,7 @@ class Writer:
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
+            self.log.reset()  # ids it allocated in this transaction were not committed
             raise
         committed_at = time.time()
         plan.publish()
@@ -212,7 +213,7 @@ class Writer:
                 f"writer epoch {self.epoch} is no longer current (or the head moved): another watcher "
                 "has taken over; this one stops without committing")
         if plan.events:
-            cur.executemany(sql.insert_event.sql, plan.events)
+            self.log.append(cur, plan.events)
         if plan.deleted:
             cur.executemany(sql.delete_resource.sql, plan.deleted)
         if plan.label_deletes:

@@ -23,7 +23,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
-    for statement in reporting.statements(dialect):
+    for statement in reporting.statements(dialect, compact=False):  # over the events table of 0001-0005
         op.execute(sa.text(statement))
 
 

@@ -1,0 +1,355 @@
+"""The event log's storage: each change is a narrow row pointing at content-addressed parts.
+
+A logged event used to carry its whole state (namespace, type, id, labels, annotations, spec, ...) in one
+``events`` row: ~2.2 KB per event on the simulator's churn mix, most of it repeated from the previous
+version. Now (migration 0006):
+
+- ``resource_keys``: each (namespace, type, id) once, with a small integer ``key_id``;
+- ``metas``: each distinct (phase, owner, created, labels, annotations, finalizers) once, and ``specs``:
+  each distinct spec once; both found by the 16-byte SHA-256 ``digest`` of their stored text (a spec
+  change repeats no labels, a label change no spec; flapping resources alternate between a few of each);
+- ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
+  A member is *large* when its JSON is at least ``BLOB_MIN_BYTES`` long, and it is stored this way only if
+  no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
+  the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
+  member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
+- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, updated, observed_at.
+
+``events`` is a view joining these back into the old columns (plus ``spec_blobs``), so every SQL reader
+(the reporting views, ``at=`` reads, scripts) reads the log as before. Rows are appended with
+``Appender`` only: the watcher's writer, the migration that converts old logs and bulk loaders.
+
+Content-addressed rows are shared, so retention deletes them only when no event (key, meta, spec) or
+spec (blob) refers to them any more (models/retention.py). The appender therefore re-inserts,
+idempotently, every key, meta, spec and blob a batch refers to: a row removed since it was cached comes
+back in the same transaction as the event that needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from collections.abc import Iterable, Iterator
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+
+from models import catalog, reporting
+from models.schema import blobs, event_log, metas, resource_keys, specs
+
+BLOB_MIN_BYTES = 256
+# Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
+CACHE_ENTRIES = 200_000
+BASE_ENTRIES = 2_048  # (resource, member) -> base blob, with its text: a few KB each
+EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
+                 "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
+
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+# -- which members may leave the spec ------------------------------------------------------------------
+
+@cache
+def view_members() -> dict[str, frozenset[str]]:
+    """type -> top-level spec members some reporting view reads (they always stay in the stored spec)."""
+    out: dict[str, set[str]] = {}
+    for view in reporting.VIEWS:
+        kinds = {"": view.kind, **view.joins}
+        for column in view.columns:
+            for alternative in column.source.split("|"):
+                alias, _, rest = ("", "", alternative) if alternative.startswith(("spec.", "label:")) \
+                    else alternative.partition(".")
+                if rest.startswith("spec."):
+                    out.setdefault(catalog.by_name(kinds[alias]).type, set()).add(rest[5:].split(".")[0])
+    return {type_: frozenset(members) for type_, members in out.items()}
+
+
+def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, tuple[str, bytes]]]:
+    """(stored spec JSON, spec_blobs JSON or None, {member: (digest, member JSON)}) for one spec."""
+    if len(spec_json) < BLOB_MIN_BYTES:
+        return spec_json, None, {}
+    spec = json.loads(spec_json)
+    if not isinstance(spec, dict):
+        return spec_json, None, {}
+    keep = view_members().get(type_, frozenset())
+    refs: dict[str, str] = {}
+    out: dict[str, tuple[str, bytes]] = {}
+    for member, value in spec.items():
+        if member in keep or isinstance(value, bool | int | float) or value is None:
+            continue
+        text = _encode(value)
+        if len(text) < BLOB_MIN_BYTES:
+            continue
+        data = text.encode()
+        digest = hashlib.sha256(data).hexdigest()[:32]
+        refs[member] = digest
+        out[member] = (digest, data)
+    if not refs:
+        return spec_json, None, {}
+    for member, digest in refs.items():
+        spec[member] = digest  # the placeholder keeps the member's place (key order)
+    return _encode(spec), _encode(refs), out
+
+
+def resolve_spec(spec: dict, spec_blobs: dict | None, fetch) -> dict:
+    """The spec with every blob member put back; ``fetch(digest)`` returns the member's value."""
+    if not spec_blobs:
+        return spec
+    return {member: fetch(spec_blobs[member]) if member in spec_blobs else value for member, value in spec.items()}
+
+
+def compress(data: bytes, base: bytes | None = None) -> bytes:
+    """zlib; with ``base`` (an earlier value of the same member) as the preset dictionary: a new version
+    of a config text costs about its changes (the texts differ little from one version to the next)."""
+    packer = zlib.compressobj(6, zdict=base) if base else zlib.compressobj(6)
+    return packer.compress(data) + packer.flush()
+
+
+def inflate(data: bytes, base: bytes | None = None) -> bytes:
+    unpacker = zlib.decompressobj(zdict=base) if base else zlib.decompressobj()
+    return unpacker.decompress(bytes(data)) + unpacker.flush()
+
+
+class BlobReader:
+    """Fetches blob members on one connection, each once (a reader's cache for one query's rows)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+        self._raw: dict[str, bytes] = {}
+        self._values: dict[str, object] = {}
+
+    def raw(self, digest: str) -> bytes:
+        """The member's JSON text (a blob stored against a base is inflated with the base's text)."""
+        if digest not in self._raw:
+            row = self.conn.execute(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == digest)).first()
+            if row is None:
+                raise LookupError(f"blob {digest} is missing from the blobs table")
+            self._raw[digest] = inflate(row.data, self.raw(row.base) if row.base else None)
+        return self._raw[digest]
+
+    def __call__(self, digest: str) -> object:
+        if digest not in self._values:
+            self._values[digest] = json.loads(self.raw(digest))
+        return self._values[digest]
+
+
+def state_digest(values: Iterable[str | None]) -> bytes:
+    return hashlib.sha256("\x00".join("\x01" if v is None else v for v in values).encode()).digest()[:16]
+
+
+# -- the events view -------------------------------------------------------------------------------------
+
+def events_view_sql() -> str:
+    """``CREATE VIEW events``: the log in its old columns (same text on SQLite and PostgreSQL)."""
+    return (
+        "CREATE VIEW events AS\n"
+        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner, m.created,\n"
+        "  l.updated, m.labels, m.annotations, m.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
+        "FROM event_log l\n"
+        "JOIN resource_keys k ON k.key_id = l.key_id\n"
+        "JOIN metas m ON m.meta_id = l.meta_id\n"
+        "JOIN specs s ON s.spec_id = l.spec_id"
+    )
+
+
+# -- appending -------------------------------------------------------------------------------------------
+
+def _ensure(table: sa.Table, key: str, dialect_name: str) -> sa.sql.ClauseElement:
+    """INSERT ... ON CONFLICT (key) DO NOTHING with every column bound."""
+    insert = (postgresql.insert if dialect_name == "postgresql" else sqlite.insert)(table)
+    return insert.values({c.name: sa.bindparam(c.name) for c in table.c}).on_conflict_do_nothing(
+        index_elements=[key])
+
+
+class _Compiled:
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect_name = dialect.name
+        self.positional = type(dialect)(paramstyle="format" if dialect.name == "postgresql" else "qmark")
+
+    def __call__(self, stmt: sa.sql.ClauseElement) -> tuple[str, tuple[str, ...]]:
+        compiled = stmt.compile(dialect=self.positional)
+        return compiled.string, tuple(compiled.positiontup or ())
+
+
+class _Interned:
+    """One table whose rows are stored once and named by an id: ``id_for`` finds (cache, then the
+    database) or allocates the id of a row given its natural key; ``ensure`` re-inserts a batch's rows."""
+
+    def __init__(self, table: sa.Table, id_column: str, natural: tuple[str, ...], compiled: _Compiled) -> None:
+        self.table, self.id_column, self.natural = table, id_column, natural
+        self._mark = "%s" if compiled.dialect_name == "postgresql" else "?"
+        self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
+        self._find = compiled(sa.select(table.c[id_column]).where(
+            *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
+        self._top = compiled(sa.select(sa.func.coalesce(sa.func.max(table.c[id_column]), sa.literal_column("0"))))[0]
+        self.reset()
+
+    def reset(self) -> None:
+        self._ids: dict = {}
+        self._absent: set = set()  # looked up by ``prefetch`` in this batch and not there
+        self._next: int | None = None
+        self.batch: dict[int, dict] = {}
+
+    def prefetch(self, cur, naturals: Iterable[tuple], chunk: int = 500) -> None:
+        """Look up, a few hundred per query, the ids of ``naturals`` not in the cache (a bootstrap's batch
+        would otherwise cost one query per row)."""
+        groups: dict[tuple, list[tuple]] = {}  # by all but the last column: the unique index's prefix
+        for natural in {n for n in naturals if n not in self._ids}:
+            groups.setdefault(natural[:-1], []).append(natural)
+        columns = ", ".join((self.id_column, *self.natural))
+        prefix = "".join(f"{name} = {self._mark} AND " for name in self.natural[:-1])
+        for head, missing in groups.items():
+            for start in range(0, len(missing), chunk):
+                part = missing[start:start + chunk]
+                marks = ", ".join([self._mark] * len(part))
+                cur.execute(f"SELECT {columns} FROM {self.table.name} "  # noqa: S608 - our names; values bound
+                            f"WHERE {prefix}{self.natural[-1]} IN ({marks})", [*head, *(n[-1] for n in part)])
+                for row in cur.fetchall():
+                    self._ids[tuple(bytes(v) if isinstance(v, memoryview) else v for v in row[1:])] = int(row[0])
+                self._absent.update(n for n in part if n not in self._ids)
+
+    def id_for(self, cur, natural: tuple, row: dict) -> int:
+        """The id of the row named by ``natural``; ``row`` (without the id) is remembered for ``ensure``."""
+        found = self._ids.get(natural)
+        if found is None:
+            hit = None
+            if natural not in self._absent:
+                cur.execute(self._find, natural)
+                hit = cur.fetchone()
+            if hit is not None:
+                found = int(hit[0])
+            else:
+                if self._next is None:
+                    cur.execute(self._top)
+                    self._next = int(cur.fetchone()[0]) + 1
+                found, self._next = self._next, self._next + 1
+            if len(self._ids) >= CACHE_ENTRIES:
+                self._ids.clear()  # crude but bounded; misses are looked up in the database
+            self._ids[natural] = found
+        if found not in self.batch:
+            self.batch[found] = {self.id_column: found, **row}
+        return found
+
+    def ensure(self, cur) -> None:
+        """Insert this batch's rows unless present (rows retention removed since they were cached come back)."""
+        if self.batch:
+            sql, columns = self._insert
+            cur.executemany(sql, [tuple(row[c] for c in columns) for row in self.batch.values()])
+            self.batch = {}
+        self._absent = set()
+
+
+class Appender:
+    """Appends events (rows in ``EVENT_COLUMNS`` order, values as the writer binds them) through a DB-API
+    cursor: finds or allocates the ids of their keys, metadata and specs, stores new blobs, inserts the
+    ``event_log`` rows. The caller owns the transaction; ids are allocated here, so at most one appender
+    writes to a database at a time (the watcher's fenced writer)."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = _Compiled(dialect)
+        self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
+        self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
+        self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
+        self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
+        last = (sa.select(sa.func.max(event_log.c.revision))
+                .where(event_log.c.key_id == sa.bindparam("key_id")).scalar_subquery())
+        self._last_blobs = compiled(
+            sa.select(specs.c.spec_blobs).join(event_log, event_log.c.spec_id == specs.c.spec_id)
+            .where(event_log.c.revision == last))
+        self._blob_row = compiled(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("d")))[0]
+        self._bases: dict[tuple[int, str], tuple[str, bytes, bytes]] = {}
+        self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
+
+    def reset(self) -> None:
+        """Forget every cached id (after a failed transaction, or another writer's)."""
+        for interned in (self._keys, self._metas, self._specs):
+            interned.reset()
+        self._bases = {}
+
+    def _base(self, cur, key_id: int, member: str) -> tuple[str, bytes, bytes] | None:
+        """(digest, JSON, stored data) of the blob later values of this resource's member are stored against:
+        the first value seen (or, after a restart, the base of the last logged value)."""
+        hit = self._bases.get((key_id, member))
+        if hit is not None:
+            return hit
+        sql, _ = self._last_blobs
+        cur.execute(sql, (key_id,))
+        row = cur.fetchone()
+        refs = None if row is None or row[0] is None else row[0]
+        refs = json.loads(refs) if isinstance(refs, str | bytes) else refs
+        digest = (refs or {}).get(member)
+        while digest is not None:
+            cur.execute(self._blob_row, (digest,))
+            found = cur.fetchone()
+            if found is None:
+                return None
+            data, base = bytes(found[0]), found[1]
+            if base is None:
+                return self._remember_base(key_id, member, (digest, inflate(data), data))
+            digest = base
+        return None
+
+    def _remember_base(self, key_id: int, member: str, base: tuple[str, bytes, bytes]) -> tuple[str, bytes, bytes]:
+        if len(self._bases) >= BASE_ENTRIES:
+            self._bases.clear()
+        self._bases[(key_id, member)] = base
+        return base
+
+    def append(self, cur, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)
+        parts = []
+        for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
+             finalizers, spec, observed_at) in rows:
+            created_text = created if created is None or isinstance(created, str) else created.isoformat()
+            meta = {"digest": state_digest((phase, owner, created_text, labels, notes, finalizers)), "phase": phase,
+                    "owner": owner, "created": created, "labels": labels, "annotations": notes,
+                    "finalizers": finalizers}
+            stored, spec_blobs, members = split_spec(type_, spec)
+            stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
+            log = {"revision": revision, "event": event, "version": version, "updated": updated,
+                   "observed_at": observed_at}
+            parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
+        self._keys.prefetch(cur, [p[0] for p in parts])
+        self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
+        self._specs.prefetch(cur, [(p[2]["digest"],) for p in parts])
+        log_rows = []
+        for key, meta, stored_spec, members, log in parts:
+            key_id = self._keys.id_for(cur, key, {"namespace": key[0], "type": key[1], "id": key[2]})
+            meta_id = self._metas.id_for(cur, (meta["digest"],), meta)
+            spec_id = self._specs.id_for(cur, (stored_spec["digest"],), stored_spec)
+            for member, (blob_digest, data) in members.items():
+                if blob_digest in new_blobs:
+                    continue
+                base = self._base(cur, key_id, member)
+                if base is None or base[0] == blob_digest:
+                    packed = base[2] if base is not None else compress(data)
+                    new_blobs[blob_digest] = (None, packed)
+                    self._remember_base(key_id, member, (blob_digest, data, packed))
+                else:
+                    new_blobs[blob_digest] = (base[0], compress(data, base[1]))
+                    new_blobs.setdefault(base[0], (None, base[2]))  # the base must exist as long as this does
+            log_rows.append({**log, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id})
+        for interned in (self._keys, self._metas, self._specs):
+            interned.ensure(cur)
+        if new_blobs:
+            sql, columns = self._blobs_insert
+            cur.executemany(sql, [tuple({"digest": d, "base": base, "data": data}[c] for c in columns)
+                                  for d, (base, data) in new_blobs.items()])
+        sql, columns = self._log_insert
+        cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
+
+
+def batches(rows: Iterable[tuple], size: int = 5_000) -> Iterator[list[tuple]]:
+    batch: list[tuple] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -29,11 +29,11 @@ from falcon.asgi import SSEvent
 
 from api import selectors, served
 from api.database import Database
-from models import catalog, projections
+from models import catalog, eventlog, projections
 from models.catalog import LABEL_CLUSTER
 from models.history import DESTROYED
 from models.resource import StoredResource
-from models.schema import events
+from models.schema import blobs, events
 
 log = logging.getLogger(__name__)
 
@@ -194,14 +194,18 @@ def _time(value: Any) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _state(row: Sequence[Any]) -> StoredResource:
-    """A resource from the state columns (``_STATE``) at the start of ``row``."""
+def _state(row: Sequence[Any], fetch: Callable[[str], Any]) -> StoredResource:
+    """A resource from the state columns (``_STATE``) at the start of ``row``; ``fetch`` reads the blob
+    members the log keeps apart (models/eventlog.py)."""
+    spec = eventlog.resolve_spec(_json(row[11]) or {}, _json(row[12]), fetch)
     return StoredResource(row[0], row[1], row[2], int(row[3]), row[4], row[5], _time(row[6]), _time(row[7]),
-                          _json(row[8]) or {}, _json(row[9]) or {}, _json(row[10]) or [], _json(row[11]) or {})
+                          _json(row[8]) or {}, _json(row[9]) or {}, _json(row[10]) or [], spec)
 
 
 _STATE = [events.c[name] for name in ("namespace", "type", "id", "version", "phase", "owner", "created", "updated",
-                                      "labels", "annotations", "finalizers", "spec")]
+                                      "labels", "annotations", "finalizers", "spec", "spec_blobs")]
+_AFTER_STATE = len(_STATE)  # the index of the first column after the state's
+BLOB_CACHE = 256  # inflated blob members kept per worker (config texts repeat from event to event)
 
 
 class LogReader:
@@ -220,6 +224,23 @@ class LogReader:
             .where(events.c.namespace == sa.bindparam("namespace"), events.c.type == sa.bindparam("type"),
                    events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("revision"))
             .order_by(events.c.revision.desc()).limit(1))
+        self._blob = db.compile(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("digest")))
+        self._blobs: dict[str, bytes] = {}
+
+    def _blob_text(self, digest: str) -> bytes:
+        text = self._blobs.get(digest)
+        if text is None:
+            row = self.db.one(self._blob, {"digest": digest})
+            if row is None:
+                raise LookupError(f"blob {digest} is missing from the blobs table")
+            text = eventlog.inflate(row[0], self._blob_text(row[1]) if row[1] else None)
+            if len(self._blobs) >= BLOB_CACHE:
+                self._blobs.pop(next(iter(self._blobs)))
+            self._blobs[digest] = text
+        return text
+
+    def _fetch(self, digest: str) -> Any:
+        return json.loads(self._blob_text(digest))
 
     def read(self, after: int, upto: int) -> list[FeedEvent]:
         """Log rows ``(after, upto]``, at most ``READ_BATCH``, rendered (blocking: on a query thread)."""
@@ -229,15 +250,15 @@ class LogReader:
     def _at(self, revision: int) -> Any:
         def lookup(namespace: str, type_: str, id_: str) -> StoredResource | None:
             row = self.db.one(self._lookup, {"namespace": namespace, "type": type_, "id": id_, "revision": revision})
-            return None if row is None or row[12] == DESTROYED else _state(row)
+            return None if row is None or row[_AFTER_STATE] == DESTROYED else _state(row, self._fetch)
         return lookup
 
     def _event(self, row: Sequence[Any]) -> FeedEvent:
-        state = _state(row)
-        revision, event = int(row[12]), row[13]
+        state = _state(row, self._fetch)
+        revision, event = int(row[_AFTER_STATE]), row[_AFTER_STATE + 1]
         collection = served.collection_of(state.namespace, state.type)
         document = served.document_at(state, self._at(revision)) if collection else None
-        head = json.dumps({"revision": revision, "observed_at": projections.rfc3339(_time(row[14])),
+        head = json.dumps({"revision": revision, "observed_at": projections.rfc3339(_time(row[_AFTER_STATE + 2])),
                            "collection": collection, "namespace": state.namespace, "type": state.type,
                            "id": state.id, "event": event}, separators=(",", ":"))
         data = f'{head[:-1]},"document":{document or "null"}}}'.encode()

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import Result
+from bench import Result, setting
 from bench import reports_history as history
 from models import timeline
 from models.db import create_engine
 
-MACHINES = int(os.environ.get("BENCH_TIMELINE_MACHINES", "10000"))
+MACHINES = int(setting("BENCH_TIMELINE_MACHINES", 10000, 500))
 DAYS = 30
 TARGET_S = 1.0
 RUNS = 3

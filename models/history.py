@@ -41,7 +41,13 @@ def head_revision(conn: Connection) -> int:
 def revision_at(conn: Connection, when: datetime) -> int:
     """The last revision observed at or before ``when`` (0 if none). A naive ``when`` means UTC."""
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    value = conn.execute(sa.select(sa.func.max(event_log.c.revision)).where(event_log.c.observed_at <= when)).scalar()
+    # Two index seeks: the writer keeps observed_at monotonic, so the answer is the largest revision at the
+    # latest observed_at not after ``when`` (``MAX(revision) WHERE observed_at <= when`` reads every index
+    # entry before ``when``).
+    latest = conn.execute(sa.select(sa.func.max(event_log.c.observed_at)).where(event_log.c.observed_at <= when)).scalar()
+    if latest is None:
+        return 0
+    value = conn.execute(sa.select(sa.func.max(event_log.c.revision)).where(event_log.c.observed_at == latest)).scalar()
     return int(value or 0)
 
 

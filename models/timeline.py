@@ -28,10 +28,9 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from models import catalog, reporting
+from models import catalog, history, reporting
 from models.catalog import LABEL_CLUSTER
 from models.history import head_revision, retention_horizon
-from models.schema import events
 
 MAX_BUCKETS = 1000  # with MAX_LIMIT rows, at most 500k bucket cells folded per request
 DEFAULT_BUCKETS = 200
@@ -164,8 +163,8 @@ def compute(conn: Connection, query: Query) -> Timeline:
     head = head_revision(conn)
     if query.start >= query.end:  # an empty window, as the reports answer an empty interval
         return Timeline(query, head, state_rule.states, 0, [], dict.fromkeys(state_rule.states, 0))
-    r_from = _revision_at(conn, query.start)
-    r_to = min(_revision_at(conn, query.end), head)
+    r_from = history.revision_at(conn, query.start)
+    r_to = min(history.revision_at(conn, query.end), head)
     rows, current = _candidates(conn, view, kind, state_rule, query, r_from, r_to, head)
     if query.sort == "changes":
         _count_changes(conn, view, rows, r_from, r_to)
@@ -178,16 +177,6 @@ def compute(conn: Connection, query: Query) -> Timeline:
     if page:
         _fold(conn, view, state_rule, query, page, r_from, r_to)
     return Timeline(query, head, state_rule.states, len(rows), page, current)
-
-
-def _revision_at(conn: Connection, when: datetime) -> int:
-    """``models.history.revision_at`` in two index seeks: the writer keeps observed_at monotonic, so the
-    last revision at or before ``when`` is the largest one at the latest observed_at not after it
-    (``MAX(revision) WHERE observed_at <= when`` reads every index entry before ``when``)."""
-    latest = conn.execute(sa.select(sa.func.max(events.c.observed_at)).where(events.c.observed_at <= when)).scalar()
-    if latest is None:
-        return 0
-    return int(conn.execute(sa.select(sa.func.max(events.c.revision)).where(events.c.observed_at == latest)).scalar())
 
 
 def _candidates(conn: Connection, view: reporting.View, kind: catalog.Kind, state_rule: StateRule, query: Query,

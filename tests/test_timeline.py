@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from api import selectors
 from api import timeline as timeline_api
 from models import timeline
-from models.schema import events
+from models.schema import event_log
 from tests.api_support import T0, ReadModel, resource, serve
 
 MINUTE = timedelta(minutes=1)
@@ -41,7 +41,7 @@ def _fleet(url: str) -> ReadModel:
                  resource("MachineStatus", "m3", {"maintenance": True})])
     with model.engine.begin() as conn:
         for revision in range(1, model.revision + 1):
-            conn.execute(sa.update(events).where(events.c.revision == revision)
+            conn.execute(sa.update(event_log).where(event_log.c.revision == revision)
                          .values(observed_at=T0 + revision * MINUTE))
     return model
 

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from bench import Result
 from models import migrate, reports
 from models.db import create_engine
+from models.rollup import Folder
 
 MACHINES = int(os.environ.get("BENCH_REPORT_MACHINES", "2000"))
 DAYS = 90
@@ -78,30 +79,39 @@ def _event_rows(rows: list[tuple], sqlite: bool) -> list[tuple]:
     return out
 
 
-def load(url: str, rows: list[tuple]) -> None:
+def load(url: str, rows: list[tuple], batch: int = 2_000) -> float:
+    """Append the rows ``batch`` at a time and fold each batch into the per-day rollup in its transaction,
+    as the writer does (models/rollup.py); returns the seconds it took."""
     engine = create_engine(url)
     migrate.upgrade(engine)
     sqlite = engine.dialect.name == "sqlite"
     columns = ("revision, namespace, type, id, event, version, phase, owner, created, updated, labels, "
                "annotations, finalizers, spec, observed_at")
     data = _event_rows(rows, sqlite)
+    folder = Folder(engine.dialect)
     raw = engine.raw_connection()
+    started = time.perf_counter()
     try:
         cur = raw.cursor()
-        if sqlite:
-            cur.executemany(f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 15)})", data)  # noqa: S608
-        else:
-            with cur.copy(f"COPY events ({columns}) FROM STDIN") as copy:
-                for row in data:
-                    copy.write_row(row)
-        cur.execute(f"UPDATE meta SET head_revision = {len(data):d}")  # noqa: S608 - an int
-        raw.commit()
+        for start in range(0, len(data), batch):
+            chunk = data[start:start + batch]
+            if sqlite:
+                cur.executemany(f"INSERT INTO events ({columns}) VALUES ({', '.join('?' * 15)})", chunk)  # noqa: S608
+            else:
+                with cur.copy(f"COPY events ({columns}) FROM STDIN") as copy:
+                    for row in chunk:
+                        copy.write_row(row)
+            head = start + len(chunk)
+            folder.fold(cur, head)
+            cur.execute(f"UPDATE meta SET head_revision = {head:d}")  # noqa: S608 - an int
+            raw.commit()
         if not sqlite:
-            cur.execute("ANALYZE events")
+            cur.execute("ANALYZE")
             raw.commit()
     finally:
         raw.close()
     engine.dispose()
+    return time.perf_counter() - started
 
 
 def measure(url: str) -> tuple[float, float, int]:

@@ -6,14 +6,27 @@ at any revision R >= H, the current state and every view row valid at or after H
 live resource's latest version is kept whatever its age. ``meta.horizon_revision`` records H *before*
 anything is deleted, so readers refuse points below it (410) instead of answering from a half-pruned log.
 
-Deletes run in small transactions (``chunk`` revisions each) so a watcher keeps committing in between;
-the watcher only ever appends above the head, which is at or above H, so the two never touch the same
-rows. Freed SQLite pages are reused by later inserts (the file does not shrink unless the database was
-created with ``auto_vacuum=INCREMENTAL``, in which case they are returned with ``incremental_vacuum``).
+Deletes run in small transactions of ``chunk`` revisions each, walking the log from its oldest event (or
+from where an earlier pass of the same process stopped, ``since``) up to H: for each resource changed in
+the chunk every older event goes, and the chunk's destroys below H go. Each transaction touches only the
+rows of that chunk's resources through the (namespace, type, id, revision) index, so a watcher keeps
+committing in between (``watch --retention`` prunes from inside the watcher this way, see
+watcher/pruner.py); the watcher only ever appends above the head, which is at or above H, so the two never
+touch the same rows. On SQLite each chunk takes the write lock up front (``BEGIN IMMEDIATE``) so it waits
+its turn instead of failing on a stale snapshot. Freed SQLite pages are reused by later inserts (the file
+does not shrink unless the database was created with ``auto_vacuum=INCREMENTAL``, in which case they are
+returned with ``incremental_vacuum``).
+
+Why the walk may start at the previous horizon: below a completed horizon each resource has at most one
+event, so an event there is obsolete at the new horizon only if a newer one exists, which lies at or
+above the previous horizon and is visited. The CLI walks the whole log (an interrupted pass leaves more
+than one event per resource below the horizon; a full walk removes them too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,14 +38,19 @@ from models.schema import meta
 
 DEFAULT_CHUNK = 5_000
 
-# An event older than the horizon goes unless it is its resource's state at the horizon.
-_DELETE = sa.text("""
-DELETE FROM events
-WHERE revision >= :low AND revision < :high AND revision < :horizon
-  AND NOT (event <> 'destroyed' AND revision = (
-    SELECT MAX(x.revision) FROM events x
-    WHERE x.namespace = events.namespace AND x.type = events.type AND x.id = events.id
-      AND x.revision <= :horizon))
+# The newest event of each resource changed in [low, high), high <= horizon + 1 ...
+_CHANGED = sa.text("""
+SELECT namespace, type, id, MAX(revision) AS newest FROM events
+WHERE revision >= :low AND revision < :high
+GROUP BY namespace, type, id
+""")
+# ... makes every older event of that resource obsolete ...
+_OLDER = sa.text("""
+DELETE FROM events WHERE namespace = :namespace AND type = :type AND id = :id AND revision < :newest
+""")
+# ... and a destroy below the horizon leaves no state to keep.
+_DESTROYS = sa.text("""
+DELETE FROM events WHERE revision >= :low AND revision < :high AND revision < :horizon AND event = 'destroyed'
 """)
 
 
@@ -62,21 +80,51 @@ def horizon_for(conn: Connection, *, before: int | None = None, older_than: date
     return history.revision_at(conn, older_than)
 
 
-def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Pruned:
-    with engine.begin() as conn:
+def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since: int | None = None,
+          fence: Callable[[Connection], None] | None = None, between: Callable[[], bool] | None = None) -> Pruned:
+    """Move the horizon to ``new_horizon`` and delete what it makes obsolete, ``chunk`` revisions per
+    transaction. ``since``: start the walk there (a horizon this process completed) instead of at the
+    oldest event. ``fence(conn)`` runs first in every transaction and raises to stop (the watcher's epoch
+    check); ``between()`` runs between transactions and returns True to stop early (the horizon is then
+    recorded but rows below it remain: a later full walk removes them)."""
+    with _transaction(engine) as conn:
+        if fence is not None:
+            fence(conn)
         previous = horizon(conn)
-        if new_horizon <= previous:
+        if new_horizon <= previous and since is None:
             return Pruned(previous, previous, 0)
-        conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(horizon_revision=new_horizon))
+        if new_horizon > previous:
+            conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(horizon_revision=new_horizon))
+        new_horizon = max(new_horizon, previous)
     with engine.connect() as conn:
-        oldest = int(conn.execute(sa.text("SELECT MIN(revision) FROM events")).scalar() or new_horizon)
+        oldest = history.oldest_revision(conn)
+    low = max(since or 0, oldest or new_horizon)
     deleted = 0
-    for low in range(oldest, new_horizon, chunk):
-        with engine.begin() as conn:
-            result = conn.execute(_DELETE, {"low": low, "high": low + chunk, "horizon": new_horizon})
-            deleted += result.rowcount
+    while low <= new_horizon:
+        high = min(low + chunk, new_horizon + 1)
+        with _transaction(engine) as conn:
+            if fence is not None:
+                fence(conn)
+            changed = [{"namespace": r.namespace, "type": r.type, "id": r.id, "newest": r.newest}
+                       for r in conn.execute(_CHANGED, {"low": low, "high": high})]
+            if changed:
+                deleted += conn.execute(_OLDER, changed).rowcount
+            deleted += conn.execute(_DESTROYS, {"low": low, "high": high, "horizon": new_horizon}).rowcount
+        low = high
+        if between is not None and low <= new_horizon and between():
+            break
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2:
                 conn.exec_driver_sql("PRAGMA incremental_vacuum")
     return Pruned(new_horizon, previous, deleted)
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()``, on SQLite with the write lock taken first (a deferred transaction that reads
+    before it writes fails at once if a writer committed in between, instead of waiting)."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn

@@ -124,6 +124,8 @@ class Folder:
             return out.string, tuple(out.positiontup or ())
 
         self.extracts: list[_Extract] = []
+        # per rollup, column name -> (the alias of the kind it is read from, its proto3 default)
+        self.readers = {r.subject: {c.name: (_alias_of(c)[0], _default(c)) for c in r.columns} for r in ROLLUPS}
         for rollup in ROLLUPS:
             by_alias: dict[str, list[tuple[str, str]]] = defaultdict(list)
             for column in rollup.columns:
@@ -186,11 +188,13 @@ class Folder:
         points.sort(key=lambda p: p[0])
         self._run(cur, self.select_members, subject=rollup.subject, low=low, high=high)
         members = {id_: _Member.load(state) for id_, state in cur.fetchall()}
-        defaults = {c.name: _default(c) for c in rollup.columns}
+        readers = self.readers[rollup.subject]
         changed = 0
         for _revision, id_, alias, event, day, values in points:
-            member = members.setdefault(id_, _Member())
-            if member.apply(rollup, alias, event, values, defaults, day, deltas):
+            member = members.get(id_)
+            if member is None:
+                member = members[id_] = _Member()
+            if member.apply(rollup, alias, event, values, readers, day, deltas):
                 changed += 1
         sql, names = self.upsert_member
         touched = {p[1] for p in points}
@@ -220,8 +224,16 @@ class _Member:
     def dump(self) -> str:
         return json.dumps({"base": self.base, "values": self.values, "last": self.last}, separators=(",", ":"))
 
-    def apply(self, rollup: Rollup, alias: str, event: str, values: dict[str, Any], defaults: dict[str, Any],
-              day: Any, deltas: dict[tuple, int]) -> bool:
+    def _value(self, name: str, readers: dict[str, tuple[str, Any]]) -> Any:
+        alias, default = readers[name]
+        values = self.values.get(alias)
+        found = None if values is None else values.get(name)
+        if found is None:
+            return default
+        return bool(found) if isinstance(default, bool) else found
+
+    def apply(self, rollup: Rollup, alias: str, event: str, values: dict[str, Any],
+              readers: dict[str, tuple[str, Any]], day: Any, deltas: dict[tuple, int]) -> bool:
         destroyed = event == "destroyed"
         if alias == BASE:
             self.base = "gone" if destroyed else "alive"
@@ -231,13 +243,10 @@ class _Member:
         if self.base == "absent" or (self.base == "gone" and alias != BASE):
             return False  # not a version: the listed resource does not exist
         live = alias != BASE or not destroyed
-        merged = dict(defaults)
-        for kind_values in self.values.values():
-            if kind_values:
-                merged.update({k: _normal(defaults[k], v) for k, v in kind_values.items()})
-        group = str(merged[rollup.group]) if rollup.group else ""
-        counted = [[group, "" if d.value is None else str(merged[d.value])]
-                   if live and (d.member is None or merged[d.member]) else None for d in rollup.dimensions]
+        value = self._value
+        group = str(value(rollup.group, readers)) if rollup.group else ""
+        counted = [[group, "" if d.value is None else str(value(d.value, readers))]
+                   if live and (d.member is None or value(d.member, readers)) else None for d in rollup.dimensions]
         previous = self.last or [None] * len(rollup.dimensions)
         if counted == previous:
             self.last = counted
@@ -251,12 +260,6 @@ class _Member:
                 deltas[(rollup.subject, dimension.name, day, before[0], before[1])] -= 1
         self.last = counted
         return True
-
-
-def _normal(default: Any, value: Any) -> Any:
-    if value is None:
-        return default
-    return bool(value) if isinstance(default, bool) else value
 
 
 def fold(conn: Connection, high: int | None = None, step: int = 2_000) -> int:

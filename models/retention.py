@@ -8,11 +8,11 @@ anything is deleted, so readers refuse points below it (410) instead of answerin
 
 Deletes run in small transactions of ``chunk`` revisions each, walking the log from its oldest event (or
 from where an earlier pass of the same process stopped, ``since``) up to H: for each resource changed in
-the chunk every older event goes, and the chunk's destroys below H go. Each transaction touches only the
-rows of that chunk's resources through the (namespace, type, id, revision) index, so a watcher keeps
-committing in between (``watch --retention`` prunes from inside the watcher this way, see
-watcher/pruner.py); the watcher only ever appends above the head, which is at or above H, so the two never
-touch the same rows. On SQLite each chunk takes the write lock up front (``BEGIN IMMEDIATE``) so it waits
+the chunk every older event goes, and the chunk's destroys below H go, one statement each. Each
+transaction touches only the rows of that chunk's resources through the (namespace, type, id, revision)
+index, so a watcher keeps committing in between (``watch --retention`` prunes from inside the watcher
+this way, see watcher/pruner.py); the watcher only ever appends above the head, which is at or above H,
+so the two never touch the same rows. On SQLite each chunk takes the write lock up front (``BEGIN IMMEDIATE``) so it waits
 its turn instead of failing on a stale snapshot. Freed SQLite pages are reused by later inserts (the file
 does not shrink unless the database was created with ``auto_vacuum=INCREMENTAL``, in which case they are
 returned with ``incremental_vacuum``).
@@ -38,17 +38,17 @@ from models.schema import meta
 
 DEFAULT_CHUNK = 5_000
 
-# The newest event of each resource changed in [low, high), high <= horizon + 1 ...
-_CHANGED = sa.text("""
-SELECT namespace, type, id, MAX(revision) AS newest FROM events
-WHERE revision >= :low AND revision < :high
-GROUP BY namespace, type, id
-""")
-# ... makes every older event of that resource obsolete ...
+# Every event older than the newest event (below the horizon) of a resource changed in [low, high) goes,
+# found through the (namespace, type, id, revision) index; high <= horizon + 1.
 _OLDER = sa.text("""
-DELETE FROM events WHERE namespace = :namespace AND type = :type AND id = :id AND revision < :newest
+DELETE FROM events WHERE revision IN (
+  SELECT o.revision FROM (
+    SELECT namespace, type, id, MAX(revision) AS newest FROM events
+    WHERE revision >= :low AND revision < :high
+    GROUP BY namespace, type, id) AS c
+  JOIN events o ON o.namespace = c.namespace AND o.type = c.type AND o.id = c.id AND o.revision < c.newest)
 """)
-# ... and a destroy below the horizon leaves no state to keep.
+# And a destroy below the horizon leaves no state to keep.
 _DESTROYS = sa.text("""
 DELETE FROM events WHERE revision >= :low AND revision < :high AND revision < :horizon AND event = 'destroyed'
 """)
@@ -105,10 +105,7 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since
         with _transaction(engine) as conn:
             if fence is not None:
                 fence(conn)
-            changed = [{"namespace": r.namespace, "type": r.type, "id": r.id, "newest": r.newest}
-                       for r in conn.execute(_CHANGED, {"low": low, "high": high})]
-            if changed:
-                deleted += conn.execute(_OLDER, changed).rowcount
+            deleted += conn.execute(_OLDER, {"low": low, "high": high}).rowcount
             deleted += conn.execute(_DESTROYS, {"low": low, "high": high, "horizon": new_horizon}).rowcount
         low = high
         if between is not None and low <= new_horizon and between():

@@ -27,7 +27,7 @@ from watcher import metrics
 log = logging.getLogger("watcher")
 
 DEFAULT_EVERY = 300.0
-DEFAULT_CHUNK = 500
+DEFAULT_CHUNK = 200
 DEFAULT_PAUSE = 0.02
 
 
@@ -82,7 +82,8 @@ class Pruner:
         metrics.PRUNED_EVENTS.inc(done.deleted)
         log.info("pruned %d events below revision %d in %.1f s", done.deleted, done.horizon,
                  time.perf_counter() - started,
-                 extra={"fields": {"horizon_revision": done.horizon, "deleted": done.deleted}})
+                 extra={"fields": {"horizon_revision": done.horizon, "deleted": done.deleted,
+                                   "seconds": round(time.perf_counter() - started, 3)}})
         return done
 
     def _run(self) -> None:

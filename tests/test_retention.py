@@ -210,3 +210,17 @@ def test_a_fenced_pruner_deletes_nothing(engine) -> None:
     pruner = Pruner(engine, timedelta(seconds=-3600), epoch, pause=0)
     assert pruner.run_once().deleted > 0
     assert pruner.run_once() is None
+
+
+def test_watch_retention_takes_only_a_positive_age() -> None:
+    from datetime import timedelta
+
+    from watcher.cli import _retention
+
+    assert _retention("30d", 300) == timedelta(days=30)
+    assert _retention(None, 300) is None
+    for bad in ("2026-01-01", "30", "0d"):
+        with pytest.raises(ValueError, match="--retention"):
+            _retention(bad, 300)
+    with pytest.raises(ValueError, match="--retention-every"):
+        _retention("1d", 0)

@@ -115,7 +115,6 @@ class Folder:
 
     def __init__(self, dialect: Dialect) -> None:
         name = dialect.name
-        self.pg = name == "postgresql"
         positional = type(dialect)(paramstyle="qmark" if name == "sqlite" else "format")
         sql = _Sql(name)
 

@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PYTEST_ARGS ?=
+# pytest-xdist processes for `make test` (the tests mostly wait on real servers); 0 runs in this process
+TEST_WORKERS ?= 2
 ARGS ?=
 PIP_QUIET := --quiet
 
@@ -28,10 +30,10 @@ demo: install
 	$(BIN)/omni-readmodel demo $(ARGS)
 
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 bench: install
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -2,12 +2,22 @@
 
 A benchmark module is any ``bench/*.py`` whose name does not start with ``_`` and which defines
 ``run() -> list[Result]``; ``python -m bench [NAME...]`` runs them all, or those whose module name starts
-with one of the NAMEs (``python -m bench watcher`` runs every ``bench/watcher_*.py``).
+with one of the NAMEs (``python -m bench watcher`` runs every ``bench/watcher_*.py``). Sizes come from
+``setting()``: ``--quick`` shrinks them for a smoke run.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+
+def setting(name: str, full: float, quick: float) -> float:
+    """A benchmark size: the environment variable ``name`` when set, else ``quick`` under
+    ``python -m bench --quick`` (a smoke run whose figures are not recorded) and ``full`` otherwise."""
+    if os.environ.get(name):
+        return float(os.environ[name])
+    return quick if os.environ.get("BENCH_QUICK") == "1" else full
 
 
 @dataclass(frozen=True)

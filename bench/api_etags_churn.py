@@ -19,7 +19,6 @@ Run: ``python -m bench api_etags_churn``.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
@@ -31,15 +30,15 @@ from pathlib import Path
 
 import httpx
 
-from bench import Result
+from bench import Result, setting
 from bench._watcher import REPO, Simulator, Watcher, _read_line, _stop
 from bench.api_http import api_server
 from omni_client.signing import new_service_account
 
-MACHINES = int(os.environ.get("BENCH_ETAGS_MACHINES", "2000"))
-RATE = float(os.environ.get("BENCH_ETAGS_RATE", "200"))
-SECONDS = float(os.environ.get("BENCH_ETAGS_SECONDS", "60"))
-POLL = float(os.environ.get("BENCH_ETAGS_POLL", "0.25"))
+MACHINES = int(setting("BENCH_ETAGS_MACHINES", 2000, 200))
+RATE = float(setting("BENCH_ETAGS_RATE", 200, 100))
+SECONDS = float(setting("BENCH_ETAGS_SECONDS", 60, 10))
+POLL = float(setting("BENCH_ETAGS_POLL", 0.25, 0.25))
 TARGET = 0.95
 PATH = "/api/v1/clusters"
 

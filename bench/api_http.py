@@ -9,7 +9,8 @@ A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, http
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
 - item GET with a valid bearer token (``serve --auth tokens``, wrk ``-H Authorization``) >= 0.95 of the
   same requests to the same API without auth;
-- on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup (needs
+- on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup with one kept
+  cursor and a prepared statement (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
 
 Target and baseline alternate (``BENCH_API_ROUNDS`` rounds of ``BENCH_API_SECONDS`` each) and the best run
@@ -40,13 +41,13 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from bench import Result
+from bench import Result, setting
 from bench._fleet import build, machine_id
 
 ROOT = Path(__file__).resolve().parents[1]
-MACHINES = int(os.environ.get("BENCH_API_MACHINES", "10000"))
-ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "5"))
-SECONDS = int(os.environ.get("BENCH_API_SECONDS", "3"))
+MACHINES = int(setting("BENCH_API_MACHINES", 10000, 1000))
+ROUNDS = int(setting("BENCH_API_ROUNDS", 5, 1))
+SECONDS = int(setting("BENCH_API_SECONDS", 3, 2))
 CONNECTIONS = 32
 PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 _PIDS: dict[str, int] = {}  # base URL -> process id of its server (one worker: the server process itself)

@@ -24,12 +24,12 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import Result
+from bench import Result, setting
 from models import migrate, reports
 from models.db import create_engine
 from models.rollup import Folder
 
-MACHINES = int(os.environ.get("BENCH_REPORT_MACHINES", "2000"))
+MACHINES = int(setting("BENCH_REPORT_MACHINES", 2000, 100))
 BASELINE = os.environ.get("BENCH_REPORT_BASELINE", "1") != "0"
 BATCH = 2_000
 # The writer folds each batch it commits; folding every FOLD_STEP events instead (same code, same counts:

@@ -16,17 +16,16 @@ and free-page figures before and after (freed pages are reused by later inserts)
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench import Result, reports_history, watcher_churn
+from bench import Result, reports_history, setting, watcher_churn
 from bench._watcher import Simulator, Watcher
 
-OLD_MACHINES = int(os.environ.get("BENCH_PRUNE_MACHINES", "2050"))
+OLD_MACHINES = int(setting("BENCH_PRUNE_MACHINES", 2050, 20))
 P99_TARGET_MS = 100.0
 
 

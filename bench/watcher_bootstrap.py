@@ -8,20 +8,19 @@ with their documents, labels), 2,000 events per transaction, same statements, sa
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from bench import Result
+from bench import Result, setting
 from bench._watcher import Simulator, Watcher
 from models import migrate
 from models.db import create_engine
 from watcher.sql import Statements
 
-MACHINES = int(os.environ.get("BENCH_MACHINES", "10000"))
+MACHINES = int(setting("BENCH_MACHINES", 10000, 1000))
 CLUSTERS = max(2, MACHINES // 50)
 BATCH = 2000
 RATIO_TARGET = 0.25

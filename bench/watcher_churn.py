@@ -14,7 +14,6 @@ client) to isolate what the watcher itself adds.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tempfile
 import threading
@@ -24,16 +23,16 @@ from pathlib import Path
 
 import grpc
 
-from bench import Result
+from bench import Result, setting
 from bench._watcher import Simulator, Watcher
 from models.catalog import KINDS, Delivery
 from omni_client.endpoint import channel_options
 from omni_client.signing import ServiceAccountKey, SigningInterceptor
 from omni_client.wire import state_pb2, state_pb2_grpc
 
-MACHINES = int(os.environ.get("BENCH_CHURN_MACHINES", "2000"))
-RATE = float(os.environ.get("BENCH_CHURN_RATE", "500"))
-SECONDS = float(os.environ.get("BENCH_CHURN_SECONDS", "30"))
+MACHINES = int(setting("BENCH_CHURN_MACHINES", 2000, 200))
+RATE = float(setting("BENCH_CHURN_RATE", 500, 200))
+SECONDS = float(setting("BENCH_CHURN_SECONDS", 30, 10))
 POLL = 0.002
 P99_TARGET_MS = 100.0
 

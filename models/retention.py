@@ -26,7 +26,7 @@ than one event per resource below the horizon; a full walk removes them too).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -81,13 +81,16 @@ def horizon_for(conn: Connection, *, before: int | None = None, older_than: date
 
 
 def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since: int | None = None,
-          fence: Callable[[Connection], None] | None = None, between: Callable[[], bool] | None = None) -> Pruned:
+          fence: Callable[[Connection], None] | None = None, between: Callable[[int], bool] | None = None,
+          turn: Callable[[], AbstractContextManager] | None = None) -> Pruned:
     """Move the horizon to ``new_horizon`` and delete what it makes obsolete, ``chunk`` revisions per
-    transaction. ``since``: start the walk there (a horizon this process completed) instead of at the
-    oldest event. ``fence(conn)`` runs first in every transaction and raises to stop (the watcher's epoch
-    check); ``between()`` runs between transactions and returns True to stop early (the horizon is then
-    recorded but rows below it remain: a later full walk removes them)."""
-    with _transaction(engine) as conn:
+    transaction. ``since``: start the walk there instead of at the oldest event (a horizon this process
+    completed, or where an interrupted walk stopped: everything below it was already walked).
+    ``fence(conn)`` runs first in every transaction and raises to stop (the watcher's epoch check);
+    ``between(next_low)`` runs between transactions and returns True to stop early (the horizon is then
+    recorded but rows below it remain: a walk from ``next_low`` finishes the job); ``turn()`` is entered
+    around every transaction (the watcher's turn-taking with its writer)."""
+    with _transaction(engine, turn) as conn:
         if fence is not None:
             fence(conn)
         previous = horizon(conn)
@@ -102,13 +105,13 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since
     deleted = 0
     while low <= new_horizon:
         high = min(low + chunk, new_horizon + 1)
-        with _transaction(engine) as conn:
+        with _transaction(engine, turn) as conn:
             if fence is not None:
                 fence(conn)
             deleted += conn.execute(_OLDER, {"low": low, "high": high}).rowcount
             deleted += conn.execute(_DESTROYS, {"low": low, "high": high, "horizon": new_horizon}).rowcount
         low = high
-        if between is not None and low <= new_horizon and between():
+        if between is not None and low <= new_horizon and between(low):
             break
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
@@ -118,10 +121,10 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since
 
 
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
+def _transaction(engine: Engine, turn: Callable[[], AbstractContextManager] | None = None) -> Iterator[Connection]:
     """``engine.begin()``, on SQLite with the write lock taken first (a deferred transaction that reads
     before it writes fails at once if a writer committed in between, instead of waiting)."""
-    with engine.begin() as conn:
+    with turn() if turn is not None else nullcontext(), engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         yield conn

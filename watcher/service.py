@@ -235,6 +235,8 @@ class Watcher:
             try:
                 if attempt:
                     self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
+                if self.pruner is not None:
+                    self.pruner.wait_turn()  # a retention chunk under way commits first (watcher/pruner.py)
                 result = self.writer.apply(batch)
                 break
             except FencedError:

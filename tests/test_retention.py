@@ -224,3 +224,19 @@ def test_watch_retention_takes_only_a_positive_age() -> None:
             _retention(bad, 300)
     with pytest.raises(ValueError, match="--retention-every"):
         _retention("1d", 0)
+
+
+def test_an_interrupted_walk_resumes_where_it_stopped(engine) -> None:
+    play(engine, 7, batches=40)
+    with engine.connect() as conn:
+        target = 2 * history.head_revision(conn) // 3
+    before = states(engine, target)
+    stops: list[int] = []
+    retention.prune(engine, target, chunk=5, between=lambda low: stops.append(low) or len(stops) == 3)
+    assert len(stops) == 3
+    retention.prune(engine, target, chunk=5, since=stops[-1])
+    assert states(engine, target) == before
+    with engine.connect() as conn:
+        below = conn.execute(sa.text("SELECT namespace, type, id, event FROM events WHERE revision < :h"),
+                             {"h": target}).fetchall()
+    assert all(r.event != "destroyed" for r in below) and len({tuple(r[:3]) for r in below}) == len(below)

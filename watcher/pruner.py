@@ -2,7 +2,8 @@
 
 A thread with its own connection, started once this process is the writer. Every ``every`` seconds it
 moves the horizon to the last revision observed ``keep`` ago and deletes what that makes obsolete, in
-transactions of ``chunk`` revisions with a pause between them. The writer and the pruner take turns
+transactions of ``chunk`` revisions with a pause between them (at least 3 times the chunk's duration).
+The writer and the pruner take turns
 (``turn``/``wait_turn``): a chunk that wants SQLite's write lock makes the writer's next batch wait until
 it has committed (at most one chunk), and the pause lets the batches through. Without that a busy writer,
 re-taking the lock right after each commit, would starve the pruner, which only polls for the lock. Each chunk's transaction first checks that this process still holds the
@@ -33,6 +34,7 @@ DEFAULT_EVERY = 300.0
 DEFAULT_CHUNK = 200
 DEFAULT_PAUSE = 0.02
 RETRY = 5.0  # after a failed pass (a busy or unreachable database), resume this much later
+SHARE = 3
 TURN_WAIT = 2.0  # the longest the writer waits for one chunk (then it goes on: SQLite's busy timeout serialises)
 
 
@@ -56,6 +58,7 @@ class Pruner:
         self._stop = threading.Event()
         self._writer_may_go = threading.Event()
         self._writer_may_go.set()
+        self._chunk_started = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="pruner", daemon=True)
 
     def start(self) -> None:
@@ -72,8 +75,13 @@ class Pruner:
             raise PrunerFenced(f"writer epoch {self.epoch} is no longer current: not pruning")
 
     def _between(self, position: int) -> bool:
+        # Pause at least SHARE times as long as the chunk took: however slow the host, pruning holds the
+        # write lock at most 1 / (SHARE + 1) of the time and the writer keeps the rest.
+        chunk = time.monotonic() - self._chunk_started
         self.position = position
-        return self._stop.wait(self.pause)
+        stop = self._stop.wait(max(self.pause, SHARE * chunk))
+        self._chunk_started = time.monotonic()
+        return stop
 
     @contextmanager
     def turn(self) -> Iterator[None]:
@@ -95,6 +103,7 @@ class Pruner:
         if target == 0 or (self.completed is not None and target <= self.completed):
             return None
         started = time.perf_counter()
+        self._chunk_started = time.monotonic()
         done = retention.prune(self.engine, target, self.chunk, since=self.position, fence=self._fence,
                                between=self._between, turn=self.turn)
         if not self._stop.is_set():

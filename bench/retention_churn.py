@@ -33,6 +33,7 @@ def _file_figures(db: Path) -> tuple[int, int, int]:
     """(file bytes incl. WAL, free pages, page size)."""
     conn = sqlite3.connect(db)
     try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file's own size, not the WAL's backlog
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
         page = conn.execute("PRAGMA page_size").fetchone()[0]
     finally:

@@ -418,17 +418,25 @@ class _Sql:
             return f"CAST(ROUND(EXTRACT(EPOCH FROM {ref}) * 1000) AS BIGINT)"
         return f"CAST(ROUND((julianday({ref}) - 2440587.5) * 86400000.0) AS INTEGER)"
 
-    def calendar(self, log: str = "event_log") -> str:
+    def calendar(self, log: str = "event_log", also_from: str = "") -> str:
+        """Days from the first event of ``log`` (or the first day ``also_from``, a one-day SELECT, gives if
+        that is earlier) to today."""
         if self.pg:
+            first = f"SELECT (MIN(observed_at) AT TIME ZONE 'UTC')::date FROM {log}"
+            if also_from:
+                first = f"SELECT MIN(f.day) FROM ({first} UNION ALL {also_from}) AS f(day)"
             return ("WITH RECURSIVE days(day) AS (\n"
-                    f"  SELECT (MIN(observed_at) AT TIME ZONE 'UTC')::date FROM {log}\n"
+                    f"  {first}\n"
                     "  UNION ALL SELECT day + 1 FROM days WHERE day < (now() AT TIME ZONE 'UTC')::date\n)\n"
                     "SELECT day, (day::timestamp AT TIME ZONE 'UTC') AS day_start,\n"
                     "       ((day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end,\n"
                     "       date_trunc('week', day)::date AS week\n"
                     "FROM days WHERE day IS NOT NULL")
+        first = f"SELECT date(MIN(observed_at)) AS day FROM {log}"
+        if also_from:
+            first = f"SELECT MIN(f.day) FROM ({first} UNION ALL {also_from}) AS f"
         return ("WITH RECURSIVE days(day) AS (\n"
-                f"  SELECT date(MIN(observed_at)) FROM {log}\n"
+                f"  {first}\n"
                 "  UNION ALL SELECT date(day, '+1 day') FROM days WHERE day < date('now')\n)\n"
                 "SELECT day, day || ' 00:00:00.000000' AS day_start,\n"
                 "       date(day, '+1 day') || ' 00:00:00.000000' AS day_end,\n"

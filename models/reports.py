@@ -26,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from models import rollup
 from models.reporting import daily_values_sql
 
 DAY, TIME, INT, FLOAT, BOOL, TEXT = "day", "time", "int", "float", "bool", "text"
@@ -49,8 +50,7 @@ class Report:
     takes: frozenset[str] = field(default_factory=lambda: frozenset({SINCE, UNTIL, CLUSTER}))
 
 
-def _daily_distribution(view: str, column: str, counted: str) -> str:
-    values = daily_values_sql(view, column, "(:cluster = '' OR cluster = :cluster)")
+def _distribution(values: str, column: str, counted: str) -> str:
     return f"""
 SELECT day, value AS {column}, count AS {counted} FROM (
 {values}
@@ -60,13 +60,24 @@ ORDER BY day, value
 LIMIT :limit"""
 
 
+def _log_distribution(view: str, column: str, counted: str) -> str:
+    return _distribution(daily_values_sql(view, column, "(:cluster = '' OR cluster = :cluster)"), column, counted)
+
+
+def _rollup_distribution(dimension: str, counted: str) -> str:
+    return _distribution(rollup.values_sql("machines", dimension, "(:cluster = '' OR grp = :cluster)"),
+                         dimension, counted)
+
+
 _CHANGES = """
   SELECT id, cluster, revision, observed_at, observed_ms, {column} AS value,
          LAG({column}) OVER (PARTITION BY id ORDER BY revision) AS previous
   FROM {view}"""
 
-REPORTS: dict[str, Report] = {r.name: r for r in (
-    Report("machine-count", "machines and connected machines at the end of each UTC day", f"""
+# The daily reports computed from the log itself (linear in the history): what the rollup-backed SQL in
+# REPORTS must answer, row for row (tests/test_rollup.py checks it).
+FROM_LOG: dict[str, str] = {
+    "machine-count": f"""
 WITH h AS (
   SELECT id, revision, observed_day AS day,
          CASE WHEN event <> 'destroyed' AND {_IN_CLUSTER} THEN 1 ELSE 0 END AS m,
@@ -84,13 +95,33 @@ SELECT day, machines, connected FROM (
   FROM calendar d LEFT JOIN per_day p ON p.day = d.day) AS s
 WHERE {_DAYS}
 ORDER BY day
+LIMIT :limit""",
+    "talos-versions": _log_distribution("history_machines", "talos_version", "machines"),
+    "kubernetes-versions": _log_distribution("history_machines", "kubernetes_version", "machines"),
+}
+
+REPORTS: dict[str, Report] = {r.name: r for r in (
+    Report("machine-count", "machines and connected machines at the end of each UTC day", f"""
+WITH per_day AS (
+  SELECT day, SUM(CASE WHEN dimension = 'total' THEN n ELSE 0 END) AS dm,
+         SUM(CASE WHEN dimension = 'connected' THEN n ELSE 0 END) AS dk
+  FROM daily_counts
+  WHERE subject = 'machines' AND dimension IN ('total', 'connected') AND (:cluster = '' OR grp = :cluster)
+  GROUP BY day
+)
+SELECT day, machines, connected FROM (
+  SELECT d.day, d.day_end, SUM(COALESCE(p.dm, 0)) OVER (ORDER BY d.day) AS machines,
+         SUM(COALESCE(p.dk, 0)) OVER (ORDER BY d.day) AS connected
+  FROM report_calendar d LEFT JOIN per_day p ON p.day = d.day) AS s
+WHERE {_DAYS}
+ORDER BY day
 LIMIT :limit""", (("day", DAY), ("machines", INT), ("connected", INT))),
     Report("talos-versions", "machines per Talos version at the end of each UTC day",
-           _daily_distribution("history_machines", "talos_version", "machines"),
+           _rollup_distribution("talos_version", "machines"),
            (("day", DAY), ("talos_version", TEXT), ("machines", INT))),
     Report("kubernetes-versions",
            "machines per Kubernetes version (of their ClusterMachine; '' when free) at the end of each UTC day",
-           _daily_distribution("history_machines", "kubernetes_version", "machines"),
+           _rollup_distribution("kubernetes_version", "machines"),
            (("day", DAY), ("kubernetes_version", TEXT), ("machines", INT))),
     Report("flapping", "machines whose connected (Machine) or ready (ClusterMachineStatus) changed most", f"""
 WITH connected AS ({_CHANGES.format(column="connected", view="history_machines")}

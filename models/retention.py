@@ -6,19 +6,32 @@ at any revision R >= H, the current state and every view row valid at or after H
 live resource's latest version is kept whatever its age. ``meta.horizon_revision`` records H *before*
 anything is deleted, so readers refuse points below it (410) instead of answering from a half-pruned log.
 
-Then the content-addressed rows no remaining event refers to go too (models/eventlog.py): resource keys,
+Deletes run in small transactions of ``chunk`` revisions each, walking the log from its oldest event (or
+from where an earlier pass of the same process stopped, ``since``) up to H: for each resource changed in
+the chunk every older event goes, and the chunk's destroys below H go, one statement each. Each
+transaction touches only the rows of that chunk's resources through the (key_id, revision)
+index, so a watcher keeps committing in between (``watch --retention`` prunes from inside the watcher
+this way, see watcher/pruner.py); the watcher only ever appends above the head, which is at or above H,
+so the two never touch the same rows. On SQLite each chunk takes the write lock up front (``BEGIN IMMEDIATE``) so it waits
+its turn instead of failing on a stale snapshot. Freed SQLite pages are reused by later inserts (the file
+does not shrink unless the database was created with ``auto_vacuum=INCREMENTAL``, in which case they are
+returned with ``incremental_vacuum``).
+
+Why the walk may start at the previous horizon: below a completed horizon each resource has at most one
+event, so an event there is obsolete at the new horizon only if a newer one exists, which lies at or
+above the previous horizon and is visited. The CLI walks the whole log (an interrupted pass leaves more
+than one event per resource below the horizon; a full walk removes them too).
+
+After the walk, the content-addressed rows no remaining event refers to go too (models/eventlog.py): resource keys,
 metas and specs no ``event_log`` row names, then blobs no spec names and no other blob uses as its base. On PostgreSQL each of those
 transactions first locks those tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a row the
 writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
-
-Deletes run in small transactions (``chunk`` revisions each) so a watcher keeps committing in between;
-the watcher only ever appends above the head, which is at or above H, so the two never touch the same
-rows. Freed SQLite pages are reused by later inserts (the file does not shrink unless the database was
-created with ``auto_vacuum=INCREMENTAL``, in which case they are returned with ``incremental_vacuum``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,12 +43,19 @@ from models.schema import meta
 
 DEFAULT_CHUNK = 5_000
 
-# An event older than the horizon goes unless it is its resource's state at the horizon.
-_DELETE = sa.text("""
-DELETE FROM event_log
-WHERE revision >= :low AND revision < :high AND revision < :horizon
-  AND NOT (event <> 'destroyed' AND revision = (
-    SELECT MAX(x.revision) FROM event_log x WHERE x.key_id = event_log.key_id AND x.revision <= :horizon))
+# Every event older than the newest event (below the horizon) of a resource changed in [low, high) goes,
+# found through the (key_id, revision) index; high <= horizon + 1.
+_OLDER = sa.text("""
+DELETE FROM event_log WHERE revision IN (
+  SELECT o.revision FROM (
+    SELECT key_id, MAX(revision) AS newest FROM event_log
+    WHERE revision >= :low AND revision < :high
+    GROUP BY key_id) AS c
+  JOIN event_log o ON o.key_id = c.key_id AND o.revision < c.newest)
+""")
+# And a destroy below the horizon leaves no state to keep.
+_DESTROYS = sa.text("""
+DELETE FROM event_log WHERE revision >= :low AND revision < :high AND revision < :horizon AND event = 'destroyed'
 """)
 # Content-addressed rows nothing refers to any more, one id range (or digest prefix) per transaction.
 _INTERNED = ("resource_keys", "key_id"), ("metas", "meta_id"), ("specs", "spec_id")
@@ -73,20 +93,41 @@ def horizon_for(conn: Connection, *, before: int | None = None, older_than: date
     return history.revision_at(conn, older_than)
 
 
-def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Pruned:
-    with engine.begin() as conn:
+def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since: int | None = None,
+          fence: Callable[[Connection], None] | None = None, between: Callable[[int], bool] | None = None,
+          turn: Callable[[], AbstractContextManager] | None = None) -> Pruned:
+    """Move the horizon to ``new_horizon`` and delete what it makes obsolete, ``chunk`` revisions per
+    transaction. ``since``: start the walk there instead of at the oldest event (a horizon this process
+    completed, or where an interrupted walk stopped: everything below it was already walked).
+    ``fence(conn)`` runs first in every transaction and raises to stop (the watcher's epoch check);
+    ``between(next_low)`` runs between transactions and returns True to stop early (the horizon is then
+    recorded but rows below it remain: a walk from ``next_low`` finishes the job); ``turn()`` is entered
+    around every transaction (the watcher's turn-taking with its writer)."""
+    with _transaction(engine, turn) as conn:
+        if fence is not None:
+            fence(conn)
         previous = horizon(conn)
-        if new_horizon <= previous:
+        if new_horizon <= previous and since is None:
             return Pruned(previous, previous, 0)
-        conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(horizon_revision=new_horizon))
+        if new_horizon > previous:
+            conn.execute(sa.update(meta).where(meta.c.singleton == 1).values(horizon_revision=new_horizon))
+        new_horizon = max(new_horizon, previous)
     with engine.connect() as conn:
-        oldest = int(conn.execute(sa.text("SELECT MIN(revision) FROM event_log")).scalar() or new_horizon)
+        oldest = history.oldest_revision(conn)
+    low = max(since or 0, oldest or new_horizon)
     deleted = 0
-    for low in range(oldest, new_horizon, chunk):
-        with engine.begin() as conn:
-            result = conn.execute(_DELETE, {"low": low, "high": low + chunk, "horizon": new_horizon})
-            deleted += result.rowcount
-    collect_unused(engine, chunk)
+    while low <= new_horizon:
+        high = min(low + chunk, new_horizon + 1)
+        with _transaction(engine, turn) as conn:
+            if fence is not None:
+                fence(conn)
+            deleted += conn.execute(_OLDER, {"low": low, "high": high}).rowcount
+            deleted += conn.execute(_DESTROYS, {"low": low, "high": high, "horizon": new_horizon}).rowcount
+        low = high
+        if between is not None and low <= new_horizon and between(low):
+            break
+    else:
+        collect_unused(engine, chunk, turn)  # an early stop leaves it to the pass that finishes the walk
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2:
@@ -94,7 +135,8 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK) -> Prune
     return Pruned(new_horizon, previous, deleted)
 
 
-def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
+def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK,
+                   turn: Callable[[], AbstractContextManager] | None = None) -> int:
     """Delete resource keys, metas, specs and blobs that nothing refers to; returns how many rows went."""
     pg = engine.dialect.name == "postgresql"
     removed = 0
@@ -109,16 +151,26 @@ def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK) -> int:
         unused = sa.text(f"DELETE FROM {table} WHERE {column} >= :low AND {column} < :high "  # noqa: S608
                          f"AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.{column} = {table}.{column})")
         for low in range(1, top + 1, chunk):
-            with engine.begin() as conn:
+            with _transaction(engine, turn) as conn:
                 locked(conn)
                 removed += conn.execute(unused, {"low": low, "high": low + chunk}).rowcount
     # Blobs by first hex digit: 16 bounded transactions, each comparing against the states that name blobs.
     references = _BLOB_REFERENCES[engine.dialect.name]
     for prefix in _HEX:
-        with engine.begin() as conn:
+        with _transaction(engine, turn) as conn:
             locked(conn)
             removed += conn.execute(sa.text(
                 f"DELETE FROM blobs WHERE digest >= :low AND digest < :high AND digest NOT IN ({references}) "  # noqa: S608
                 "AND digest NOT IN (SELECT d.base FROM blobs d WHERE d.base IS NOT NULL)"),
                 {"low": prefix, "high": prefix + "g"}).rowcount
     return removed
+
+
+@contextmanager
+def _transaction(engine: Engine, turn: Callable[[], AbstractContextManager] | None = None) -> Iterator[Connection]:
+    """``engine.begin()``, on SQLite with the write lock taken first (a deferred transaction that reads
+    before it writes fails at once if a writer committed in between, instead of waiting)."""
+    with turn() if turn is not None else nullcontext(), engine.begin() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn

@@ -14,6 +14,8 @@
 - ``meta``: one row: schema version, head revision, the writer epoch used for fencing and the retention
   horizon.
 - ``api_tokens``: the API's bearer tokens (name, SHA-256, scopes, expiry, revocation), never the tokens.
+- ``daily_counts``, ``rollup_members``, ``rollup_progress``: the per-day rollup of the fleet history the
+  daily reports read, kept by the writer in each batch's transaction (models/rollup.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 metadata = sa.MetaData(
     naming_convention={
@@ -222,3 +224,34 @@ api_tokens = sa.Table(
     sa.Column("revoked", Timestamp, nullable=True, comment="when it was revoked; NULL: not revoked"),
 )
 sa.Index(None, api_tokens.c.sha256, unique=True)
+
+
+# -- per-day rollup of the history views (models/rollup.py) -----------------------------------------
+daily_counts = sa.Table(
+    "daily_counts",
+    metadata,
+    sa.Column("subject", sa.String(32), primary_key=True, comment="machines | clusters"),
+    sa.Column("dimension", sa.String(32), primary_key=True, comment="total | connected | talos_version | ..."),
+    sa.Column("day", sa.Date, primary_key=True, comment="UTC day of the versions counted"),
+    sa.Column("grp", sa.Text, primary_key=True, comment="the cluster of a machine ('' for clusters, or free)"),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("n", sa.BigInteger, nullable=False,
+              comment="versions entering (value, grp) that day minus versions leaving it"),
+)
+
+rollup_members = sa.Table(
+    "rollup_members",
+    metadata,
+    sa.Column("subject", sa.String(32), primary_key=True),
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("state", sa.Text, nullable=False, comment="JSON: last values per kind and the last version's counts"),
+)
+
+rollup_progress = sa.Table(
+    "rollup_progress",
+    metadata,
+    sa.Column("singleton", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("revision", sa.BigInteger, nullable=False, server_default="0",
+              comment="the log is folded into daily_counts up to this revision"),
+    sa.CheckConstraint("singleton = 1", name="one_row"),
+)

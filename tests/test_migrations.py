@@ -14,8 +14,8 @@ from models import migrate
 from models.db import SchemaError, create_engine
 from models.schema import SCHEMA_VERSION, metadata
 
-TABLES = {"event_log", "resource_keys", "metas", "specs", "blobs", "resources", "resource_labels", "streams", "poison_events", "meta", "kind_revisions",
-          "api_tokens"}
+TABLES = {"event_log", "resource_keys", "metas", "specs", "blobs", "resources", "resource_labels", "streams",
+          "poison_events", "meta", "kind_revisions", "api_tokens", "daily_counts", "rollup_members", "rollup_progress"}
 
 
 def _tables(engine: sa.Engine) -> set[str]:

@@ -148,3 +148,95 @@ def test_points_before_the_horizon_answer_410(engine, db_url) -> None:
         kept = httpx.get(base + "/api/v1/machines", params={"at": str(horizon)}, timeout=30)
         assert kept.status_code == 200 and [m["id"] for m in kept.json()] == ["m1", "m2", "m3"]
         assert httpx.get(base + "/api/v1/machines", timeout=30).status_code == 200
+
+
+# -- watch --retention (watcher/pruner.py) -------------------------------------------------------------
+
+def test_watch_with_retention_prunes_old_history_while_ingesting(sqlite_url, tmp_path) -> None:
+    """The scripted history (November 2026) is older than --retention 7d: the watcher prunes it down to
+    the states at the horizon, in small chunks, while it bootstraps and follows the simulator's churn."""
+    from tests.test_watcher_e2e import ReadModel, WatcherProcess, start_simulator, wait_converged, wait_until
+
+    engine = create_engine(sqlite_url)
+    migrate.upgrade(engine)
+    writer = ScriptedWriter(engine)
+    writer.take_over("script")
+    write_history(writer)
+    writer.close()
+    with engine.connect() as conn:
+        old = history.head_revision(conn)
+    engine.dispose()
+    sim = start_simulator(machines=20, clusters=2, seed=3)
+    model = ReadModel(sqlite_url)
+    watcher = WatcherProcess(sqlite_url, sim.address, tmp_path, "--retention", "7d", "--retention-every", "0.2")
+    try:
+        wait_converged(model, sim)
+        wait_until(lambda: model.scalar("SELECT horizon_revision FROM meta") == old, 60, "the horizon")
+        wait_until(lambda: "pruned" in watcher.log(), 60, "a finished pass")
+        sim.call(sim.simulator.apply_churn, 100)
+        wait_converged(model, sim)
+        assert watcher.terminate() == 0, watcher.log()
+        with model.engine.connect() as conn:
+            below = conn.execute(sa.text("SELECT namespace, type, id, event FROM events WHERE revision < :h"),
+                                 {"h": old}).fetchall()
+            assert len(below) < old - 1  # the scripted history had old - 1 events below the horizon
+            assert len({tuple(r[:3]) for r in below}) == len(below)  # one state per resource
+            assert all(r.event != "destroyed" for r in below)
+            assert model.scalar("SELECT count(*) FROM events WHERE revision >= :h", h=old) == \
+                history.head_revision(conn) - old + 1
+            assert list(rebuild.differences(conn, rebuild.expected(conn))) == []
+    finally:
+        if watcher.process.poll() is None:
+            watcher.kill()
+        model.dispose()
+        sim.stop()
+
+
+def test_a_fenced_pruner_deletes_nothing(engine) -> None:
+    from datetime import timedelta
+
+    from watcher.pruner import Pruner, PrunerFenced
+
+    play(engine, 6, batches=30)
+    with engine.connect() as conn:
+        epoch = conn.execute(sa.text("SELECT writer_epoch FROM meta")).scalar()
+        count = conn.execute(sa.text("SELECT count(*) FROM events")).scalar()
+    with pytest.raises(PrunerFenced):
+        Pruner(engine, timedelta(seconds=-3600), epoch - 1).run_once()  # a takeover happened since
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar() == count
+        assert retention.horizon(conn) == 0
+    # the current writer's pruner prunes; a second pass from its own horizon finds nothing new
+    pruner = Pruner(engine, timedelta(seconds=-3600), epoch, pause=0)
+    assert pruner.run_once().deleted > 0
+    assert pruner.run_once() is None
+
+
+def test_watch_retention_takes_only_a_positive_age() -> None:
+    from datetime import timedelta
+
+    from watcher.cli import _retention
+
+    assert _retention("30d", 300) == timedelta(days=30)
+    assert _retention(None, 300) is None
+    for bad in ("2026-01-01", "30", "0d"):
+        with pytest.raises(ValueError, match="--retention"):
+            _retention(bad, 300)
+    with pytest.raises(ValueError, match="--retention-every"):
+        _retention("1d", 0)
+
+
+def test_an_interrupted_walk_resumes_where_it_stopped(engine) -> None:
+    play(engine, 7, batches=40)
+    with engine.connect() as conn:
+        target = 2 * history.head_revision(conn) // 3
+    before = states(engine, target)
+    stops: list[int] = []
+    retention.prune(engine, target, chunk=5, between=lambda low: stops.append(low) or len(stops) == 3)
+    assert len(stops) == 3
+    retention.prune(engine, target, chunk=5, since=stops[-1])
+    assert states(engine, target) == before
+    with engine.connect() as conn:
+        below = conn.execute(sa.text("SELECT namespace, type, id, event FROM events WHERE revision < :h"),
+                             {"h": target}).fetchall()
+    assert all(r.event != "destroyed" for r in below) and len({tuple(r[:3]) for r in below}) == len(below)

@@ -11,9 +11,10 @@ import argparse
 import logging
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from models import catalog, migrate
+from models import catalog, migrate, reports
 from models.catalog import Delivery, Kind
 from models.db import SchemaError, create_engine, redacted
 from models.options import add_database_url
@@ -23,6 +24,7 @@ from watcher import metrics
 from watcher.backoff import BackoffPolicy
 from watcher.decode import ZstdDictionary
 from watcher.documents import load_projections
+from watcher.pruner import DEFAULT_EVERY
 from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
 
 log = logging.getLogger("watcher")
@@ -47,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zstd-dictionary", type=Path, metavar="FILE",
                         help="Omni's zstd dictionary, to decode compressed_* spec fields directly (needs the "
                         "'zstandard' package; default: none, their text is then taken from yaml_spec)")
+    parser.add_argument("--retention", metavar="AGE",
+                        help="keep this much history (30d, 12h, 2w) and prune older events while watching, in "
+                        "small transactions (as `omni-readmodel prune --older-than AGE` does); default: keep all")
+    parser.add_argument("--retention-every", type=float, default=DEFAULT_EVERY, metavar="SECONDS",
+                        help=f"how often --retention moves the horizon (default {DEFAULT_EVERY:g})")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
     tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
@@ -80,6 +87,21 @@ def select_kinds(names: list[str] | None) -> list[Kind]:
     return wanted
 
 
+def _retention(text: str | None, every: float) -> timedelta | None:
+    """``--retention AGE`` as a duration (None: keep everything)."""
+    if every <= 0:
+        raise ValueError("--retention-every must be a positive number of seconds")
+    if text is None:
+        return None
+    if not reports.is_age(text):
+        raise ValueError(f"--retention {text!r}: give an age such as 30d, 12h or 2w")
+    now = datetime.now(UTC)
+    keep = now - reports.parse_time("retention", text, now)
+    if keep <= timedelta(0):
+        raise ValueError(f"--retention {text!r}: give an age above zero")
+    return keep
+
+
 def _fail(message: str) -> int:
     print(f"omni-readmodel watch: {message}", file=sys.stderr)
     return EXIT_CONFIG
@@ -92,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         kinds = select_kinds(args.kinds)
         key = None if args.insecure_no_auth else ServiceAccountKey.from_env()
         zstd = ZstdDictionary(args.zstd_dictionary) if args.zstd_dictionary else None
+        retention = _retention(args.retention, args.retention_every)
     except (EndpointError, ValueError, ServiceAccountKeyError, RuntimeError, OSError) as exc:
         return _fail(str(exc))
 
@@ -129,6 +152,8 @@ def run(args: argparse.Namespace) -> int:
         lock_check_interval=args.lock_check_interval,
         zstd=zstd,
         tty=tty,
+        retention=retention,
+        retention_every=args.retention_every,
     )
     watcher = Watcher(engine, lambda: open_aio_channel(endpoint, key, args.ca_file), config, load_projections(),
                       before_start)

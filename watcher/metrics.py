@@ -24,6 +24,7 @@ PROJECTION_ERRORS = Counter(PREFIX + "projection_errors_total",
 HEAD_REVISION = Gauge(PREFIX + "head_revision", "Last committed event-log revision")
 STREAMS_BOOTSTRAPPED = Gauge(PREFIX + "streams_bootstrapped", "Kinds whose snapshot is complete")
 STREAMS_TOTAL = Gauge(PREFIX + "streams", "Kinds this watcher follows")
+PRUNED_EVENTS = Counter(PREFIX + "pruned_events_total", "Events removed by --retention (watcher/pruner.py)")
 LEADER = Gauge(PREFIX + "leader", "1 while this process holds the writer lock")
 
 

@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc.aio
 from sqlalchemy.engine import Engine
@@ -34,6 +35,7 @@ from watcher.items import Change, Item, Poison
 from watcher.lock import LockLost, WriterLock, WriterLockHeld, writer_lock
 from watcher.poller import KindPoller
 from watcher.progress import Progress
+from watcher.pruner import DEFAULT_EVERY, Pruner
 from watcher.stream import KindStream
 from watcher.writer import BatchResult, FencedError, Writer
 
@@ -59,6 +61,8 @@ class WatchConfig:
     commit_retries: int = 5
     zstd: ZstdDictionary | None = None
     tty: bool = False
+    retention: timedelta | None = None  # keep this much history; older is pruned while ingesting
+    retention_every: float = DEFAULT_EVERY
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -90,6 +94,7 @@ class Watcher:
         self.before_start = before_start
         self.on_commit = on_commit
         self.writer: Writer | None = None
+        self.pruner: Pruner | None = None
         self.producers: list[KindStream | KindPoller] = []
         self.events_applied = 0
         self.inbox = Inbox(config.inbox_items)
@@ -126,6 +131,9 @@ class Watcher:
             epoch = self.writer.take_over(f"{socket.gethostname()}:{os.getpid()}")
             log.info("writer for %s (epoch %d, head revision %d)", where, epoch, self.writer.head,
                      extra={"fields": {"epoch": epoch, "head_revision": self.writer.head}})
+            if self.config.retention is not None:
+                self.pruner = Pruner(self.engine, self.config.retention, epoch, every=self.config.retention_every)
+                self.pruner.start()
             return asyncio.run(self._main(lock))
         except FencedError as exc:
             log.error("%s", exc)
@@ -138,6 +146,8 @@ class Watcher:
             return EXIT_FAILED
         finally:
             metrics.LEADER.set(0)
+            if self.pruner is not None:
+                self.pruner.stop()
             if self.writer is not None:
                 self.writer.close()
             if lock is not None:
@@ -225,6 +235,8 @@ class Watcher:
             try:
                 if attempt:
                     self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
+                if self.pruner is not None:
+                    self.pruner.wait_turn()  # a retention chunk under way commits first (watcher/pruner.py)
                 result = self.writer.apply(batch)
                 break
             except FencedError:

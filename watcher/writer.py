@@ -2,10 +2,11 @@
 
 Each batch appends ``events`` rows with gap-free revisions (head+1, head+2, ...), upserts/deletes
 ``resources`` and ``resource_labels``, re-renders affected documents, moves the ``kind_revisions`` of
-every kind whose rows or documents changed, writes the touched ``streams`` checkpoints and advances
-``meta.head_revision``, all in one transaction. The ``meta`` update is the
-fence: it names this writer's epoch and the head it started from, and unless it hits exactly one row the
-transaction is rolled back and the writer stops (another writer has taken over).
+every kind whose rows or documents changed, writes the touched ``streams`` checkpoints, advances
+``meta.head_revision`` and folds the new events into the per-day rollup (models/rollup.py), all in one
+transaction. The ``meta`` update is the fence: it names this writer's epoch and the head it started
+from, and unless it hits exactly one row the transaction is rolled back and the writer stops (another
+writer has taken over).
 
 Idempotency: the writer keeps an index of every current resource's (version, created, labels). A state
 equal in version and created to the stored one changes nothing, so replays and re-bootstraps never
@@ -26,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from models.eventlog import Appender
 from models.resource import Key, StoredResource
+from models.rollup import Folder
 from watcher import metrics
 from watcher.checkpoint import Checkpointer
 from watcher.decode import labels_key
@@ -82,6 +84,7 @@ class Writer:
                 raise RuntimeError(f"{name} binds {getattr(self.sql, name).columns}, not {columns}")
         self.log = Appender(engine.dialect)  # event rows go to the compact log (models/eventlog.py)
         self.projections = projections
+        self.rollup = Folder(engine.dialect)
         self.sqlite = engine.dialect.name == "sqlite"
         database = engine.url.database if self.sqlite else None
         self._checkpointer = Checkpointer(database) if database and database != ":memory:" else None
@@ -214,6 +217,7 @@ class Writer:
                 "has taken over; this one stops without committing")
         if plan.events:
             self.log.append(cur, plan.events)
+            self.rollup.fold(cur, plan.head)  # the per-day counts, in the same transaction (models/rollup.py)
         if plan.deleted:
             cur.executemany(sql.delete_resource.sql, plan.deleted)
         if plan.label_deletes:

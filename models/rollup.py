@@ -1,0 +1,335 @@
+"""The per-day rollup of the fleet history: what the daily reports and ``daily_fleet`` read.
+
+Computing "machines per Talos version at the end of each day" from the ``history_machines`` view is linear
+in the whole history (a window over every version of every machine). The rollup folds the log once, as it
+is written: for each version of a machine (or cluster) it adds +1 to the (day, dimension, group, value)
+the version enters and -1 to the one its predecessor leaves, exactly the deltas the view-based query
+(``models.reporting.daily_values_sql``) sums. A running sum over ``report_calendar`` then gives the
+end-of-day counts, so a report reads a few rows per day instead of the history.
+
+It is computed from the log, never sampled: the writer calls ``Folder.fold`` in each batch's transaction
+after appending the batch's events (``rollup_progress.revision`` is the last revision folded, so a batch
+is folded exactly once, and a rolled-back batch leaves nothing behind). Folding reads the appended events
+through the same typed-column declarations as the views (``models.reporting``) and keeps, per resource,
+the last values of each kind it joins in ``rollup_members``: it never reads older history. Pruning the
+log (models/retention.py) leaves the rollup alone, so daily counts outlive the events they came from.
+
+The version rules are the history views': a version is any event of the listed kind or of a joined kind
+(same id) while the listed resource exists, plus its destroy; joined values come from the joined kind's
+latest event unless that was a destroy (then the proto3 defaults).
+"""
+
+# ruff: noqa: S608 - SQL text is composed only from the declarations in this module; values are bound
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from models import catalog, reporting
+from models.reporting import Column, View, _source, _Sql
+
+BASE = "b"
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One counted series: ``value`` names the view column counted by (None: one series, value '');
+    ``member`` a boolean column a version must have to be counted (None: every live version)."""
+
+    name: str
+    value: str | None = None
+    member: str | None = None
+
+
+@dataclass(frozen=True)
+class Rollup:
+    subject: str
+    view: View
+    group: str | None  # the column a report filters on (a machine's cluster); None: always ''
+    dimensions: tuple[Dimension, ...]
+
+    @property
+    def columns(self) -> list[Column]:
+        names = [self.group, *(d.value for d in self.dimensions), *(d.member for d in self.dimensions)]
+        wanted = {n for n in names if n}
+        return [c for c in self.view.columns if c.name in wanted]
+
+    def kinds(self) -> dict[str, str]:
+        """alias -> catalog kind name, the listed kind first."""
+        return {BASE: self.view.kind, **self.view.joins}
+
+
+ROLLUPS: tuple[Rollup, ...] = (
+    Rollup("machines", reporting.by_collection("machines"), "cluster", (
+        Dimension("total"),
+        Dimension("connected", member="connected"),
+        Dimension("talos_version", value="talos_version"),
+        Dimension("kubernetes_version", value="kubernetes_version"),
+    )),
+    Rollup("clusters", reporting.by_collection("clusters"), None, (
+        Dimension("total"),
+        Dimension("phase", value="status_phase"),
+    )),
+)
+
+
+def _alias_of(column: Column) -> tuple[str, Column]:
+    """The kind alias a column reads from, and the column re-rooted on that kind's own row."""
+    aliases, sources = set(), []
+    for alternative in column.source.split("|"):
+        if alternative.startswith(("spec.", "label:")):
+            aliases.add(BASE)
+            sources.append(alternative)
+        else:
+            alias, _, rest = alternative.partition(".")
+            aliases.add(alias)
+            sources.append(rest)
+    if len(aliases) != 1:
+        raise ValueError(f"column {column.name}: a rolled-up column reads one kind")
+    return aliases.pop(), replace(column, source="|".join(sources))
+
+
+def _default(column: Column) -> Any:
+    return bool(column.proto3_default) if column.type in (reporting.BOOL, reporting.EXISTS) \
+        else column.proto3_default
+
+
+# --- folding ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Extract:
+    rollup: Rollup
+    alias: str
+    columns: tuple[str, ...]  # the names of the values this kind's query returns, in order
+    sql: str
+    params: tuple[str, ...]
+
+
+class Folder:
+    """Folds appended events into ``daily_counts``; runs on a DB-API cursor inside the caller's transaction."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        name = dialect.name
+        positional = type(dialect)(paramstyle="qmark" if name == "sqlite" else "format")
+        sql = _Sql(name)
+
+        def compiled(text: str) -> tuple[str, tuple[str, ...]]:
+            out = sa.text(text).compile(dialect=positional)
+            return out.string, tuple(out.positiontup or ())
+
+        self.extracts: list[_Extract] = []
+        # per rollup, column name -> (the alias of the kind it is read from, its proto3 default)
+        self.readers = {r.subject: {c.name: (_alias_of(c)[0], _default(c)) for c in r.columns} for r in ROLLUPS}
+        for rollup in ROLLUPS:
+            by_alias: dict[str, list[tuple[str, str]]] = defaultdict(list)
+            for column in rollup.columns:
+                alias, rooted = _alias_of(column)
+                by_alias[alias].append((column.name, _source(rooted, sql, "e", {})))
+            for alias, kind_name in rollup.kinds().items():
+                kind = catalog.by_name(kind_name)
+                values = by_alias.get(alias, [])
+                text = ("SELECT e.revision, e.id, e.event, " + sql.day_of("e.observed_at") + " AS day"
+                        + "".join(f", {expr}" for _, expr in values)
+                        + f" FROM events e WHERE e.namespace = {reporting._literal(kind.namespace)}"
+                        + f" AND e.type = {reporting._literal(kind.type)}"
+                        + " AND e.revision > :low AND e.revision <= :high")
+                self.extracts.append(_Extract(rollup, alias, tuple(n for n, _ in values), *compiled(text)))
+        self.select_progress = compiled("SELECT revision FROM rollup_progress WHERE singleton = 1")
+        self.update_progress = compiled("UPDATE rollup_progress SET revision = :revision WHERE singleton = 1")
+        self.select_members = compiled(
+            "SELECT id, state FROM rollup_members WHERE subject = :subject AND id IN "
+            "(SELECT e.id FROM events e WHERE e.revision > :low AND e.revision <= :high)")
+        conflict = "ON CONFLICT (subject, id) DO UPDATE SET state = excluded.state"
+        self.upsert_member = compiled(
+            f"INSERT INTO rollup_members (subject, id, state) VALUES (:subject, :id, :state) {conflict}")
+        self.add_count = compiled(
+            "INSERT INTO daily_counts (subject, dimension, day, grp, value, n) "
+            "VALUES (:subject, :dimension, :day, :grp, :value, :n) "
+            "ON CONFLICT (subject, dimension, day, grp, value) DO UPDATE SET n = daily_counts.n + excluded.n")
+
+    @staticmethod
+    def _run(cur, statement: tuple[str, tuple[str, ...]], **values: Any) -> None:
+        sql, names = statement
+        cur.execute(sql, tuple(values[n] for n in names))
+
+    def fold(self, cur, high: int) -> int:
+        """Fold the events after ``rollup_progress`` up to ``high``; returns how many versions changed counts."""
+        self._run(cur, self.select_progress)
+        low = int(cur.fetchone()[0])
+        if high <= low:
+            return 0
+        changed = 0
+        deltas: dict[tuple, int] = defaultdict(int)
+        for rollup in ROLLUPS:
+            changed += self._fold_rollup(cur, rollup, low, high, deltas)
+        rows = [(*key, n) for key, n in deltas.items() if n]
+        if rows:
+            sql, names = self.add_count
+            order = ("subject", "dimension", "day", "grp", "value", "n")
+            cur.executemany(sql, [tuple(row[order.index(n)] for n in names) for row in rows])
+        self._run(cur, self.update_progress, revision=high)
+        return changed
+
+    def _fold_rollup(self, cur, rollup: Rollup, low: int, high: int, deltas: dict[tuple, int]) -> int:
+        points: list[tuple] = []  # (revision, id, alias, event, day, {column: value})
+        for extract in (e for e in self.extracts if e.rollup is rollup):
+            self._run(cur, (extract.sql, extract.params), low=low, high=high)
+            for revision, id_, event, day, *values in cur.fetchall():
+                points.append((revision, id_, extract.alias, event, day, dict(zip(extract.columns, values,
+                                                                                   strict=True))))
+        if not points:
+            return 0
+        points.sort(key=lambda p: p[0])
+        self._run(cur, self.select_members, subject=rollup.subject, low=low, high=high)
+        members = {id_: _Member.load(state) for id_, state in cur.fetchall()}
+        readers = self.readers[rollup.subject]
+        changed = 0
+        for _revision, id_, alias, event, day, values in points:
+            member = members.get(id_)
+            if member is None:
+                member = members[id_] = _Member()
+            if member.apply(rollup, alias, event, values, readers, day, deltas):
+                changed += 1
+        sql, names = self.upsert_member
+        touched = {p[1] for p in points}
+        cur.executemany(sql, [tuple({"subject": rollup.subject, "id": id_, "state": members[id_].dump()}[n]
+                                    for n in names) for id_ in sorted(touched)])
+        return changed
+
+
+class _Member:
+    """One resource's fold state: the last values read from each kind, whether the listed resource exists,
+    and what its last version counted (per dimension: [group, value] or None)."""
+
+    __slots__ = ("base", "values", "last")
+
+    def __init__(self) -> None:
+        self.base = "absent"  # absent | alive | gone
+        self.values: dict[str, dict[str, Any] | None] = {}
+        self.last: list | None = None
+
+    @classmethod
+    def load(cls, text: str) -> _Member:
+        state = json.loads(text)
+        member = cls()
+        member.base, member.values, member.last = state["base"], state["values"], state["last"]
+        return member
+
+    def dump(self) -> str:
+        return json.dumps({"base": self.base, "values": self.values, "last": self.last}, separators=(",", ":"))
+
+    def _value(self, name: str, readers: dict[str, tuple[str, Any]]) -> Any:
+        alias, default = readers[name]
+        values = self.values.get(alias)
+        found = None if values is None else values.get(name)
+        if found is None:
+            return default
+        return bool(found) if isinstance(default, bool) else found
+
+    def apply(self, rollup: Rollup, alias: str, event: str, values: dict[str, Any],
+              readers: dict[str, tuple[str, Any]], day: Any, deltas: dict[tuple, int]) -> bool:
+        destroyed = event == "destroyed"
+        if alias == BASE:
+            self.base = "gone" if destroyed else "alive"
+            self.values[alias] = values  # the listed kind's row is read even at its destroy
+        else:
+            self.values[alias] = None if destroyed else values
+        if self.base == "absent" or (self.base == "gone" and alias != BASE):
+            return False  # not a version: the listed resource does not exist
+        live = alias != BASE or not destroyed
+        value = self._value
+        group = str(value(rollup.group, readers)) if rollup.group else ""
+        counted = [[group, "" if d.value is None else str(value(d.value, readers))]
+                   if live and (d.member is None or value(d.member, readers)) else None for d in rollup.dimensions]
+        previous = self.last or [None] * len(rollup.dimensions)
+        if counted == previous:
+            self.last = counted
+            return False
+        for dimension, now, before in zip(rollup.dimensions, counted, previous, strict=True):
+            if now == before:
+                continue
+            if now is not None:
+                deltas[(rollup.subject, dimension.name, day, now[0], now[1])] += 1
+            if before is not None:
+                deltas[(rollup.subject, dimension.name, day, before[0], before[1])] -= 1
+        self.last = counted
+        return True
+
+
+def fold(conn: Connection, high: int | None = None, step: int = 2_000) -> int:
+    """Fold the log up to ``high`` (default: the head) in writer-sized steps, in ``conn``'s transaction
+    (the migration's backfill, the benchmarks' bulk loads)."""
+    if high is None:
+        high = int(conn.execute(sa.text("SELECT head_revision FROM meta WHERE singleton = 1")).scalar() or 0)
+    folder = Folder(conn.dialect)
+    cur = conn.connection.dbapi_connection.cursor()
+    try:
+        low = int(conn.execute(sa.text("SELECT revision FROM rollup_progress WHERE singleton = 1")).scalar())
+        changed, upto = 0, low
+        while upto < high:
+            upto = min(upto + step, high)
+            changed += folder.fold(cur, upto)
+        return changed
+    finally:
+        cur.close()
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+_GROUP = "(:cluster = '' OR grp = :cluster)"
+
+
+def deltas_sql(subject: str, dimension: str, group: str = "") -> str:
+    """(day, value, n): the day's change of each value's count, summed over the groups ``group`` admits."""
+    where = f" AND {group}" if group else ""
+    return (f"SELECT day, value, SUM(n) AS n FROM daily_counts WHERE subject = '{subject}' "
+            f"AND dimension = '{dimension}'{where} GROUP BY day, value")
+
+
+def values_sql(subject: str, dimension: str, group: str = "", *, keep_zero: bool = False) -> str:
+    """(day, day_end, value, count): per day of ``report_calendar``, the count of each value at its end;
+    the rollup's answer to ``models.reporting.daily_values_sql``."""
+    _check(subject, dimension)
+    return f"""WITH deltas AS (
+  {deltas_sql(subject, dimension, group)}
+), grid AS (
+  SELECT d.day, d.day_end, v.value, COALESCE(x.n, 0) AS n
+  FROM report_calendar d CROSS JOIN (SELECT DISTINCT value FROM deltas) AS v
+  LEFT JOIN deltas x ON x.day = d.day AND x.value = v.value
+)
+SELECT day, day_end, value, count FROM (
+  SELECT day, day_end, value, SUM(n) OVER (PARTITION BY value ORDER BY day) AS count FROM grid) AS t
+{"" if keep_zero else "WHERE count > 0"}"""
+
+
+def _check(subject: str, dimension: str) -> None:
+    rollup = next((r for r in ROLLUPS if r.subject == subject), None)
+    if rollup is None or dimension not in {d.name for d in rollup.dimensions}:
+        raise ValueError(f"no rollup of {subject} by {dimension}")
+
+
+def daily_fleet_sql() -> str:
+    """``daily_fleet`` from the rollup: the same long format as ``models.reporting.daily_fleet_sql``."""
+    parts = [("machines", "total", True), ("machines", "connected", True), ("machines", "talos_version", False),
+             ("clusters", "total", True), ("clusters", "phase", False)]
+    return "\nUNION ALL\n".join(
+        f"SELECT day, '{subject}' AS subject, '{dimension}' AS dimension, value, count FROM (\n"
+        f"{values_sql(subject, dimension, keep_zero=keep)}\n) AS s"
+        for subject, dimension, keep in parts)
+
+
+def view_statements(dialect: str) -> list[str]:
+    """``report_calendar`` (``calendar`` reaching back to the rollup's first day) and ``daily_fleet`` over the
+    rollup; ``daily_fleet`` must be dropped first."""
+    also = "SELECT MIN(day) FROM daily_counts"
+    return [f"CREATE VIEW report_calendar AS\n{_Sql(dialect).calendar(also_from=also)}",
+            f"CREATE VIEW daily_fleet AS\n{daily_fleet_sql()}"]
+
+
+def drop_statements() -> list[str]:
+    return ["DROP VIEW IF EXISTS daily_fleet", "DROP VIEW IF EXISTS report_calendar"]

@@ -40,8 +40,7 @@ TARGET = 5.0
 
 
 def _generated(url: str, machines: int) -> None:
-    reports_history.MACHINES = machines
-    reports_history.load(url, reports_history.generate(datetime.now(UTC)))
+    reports_history.load(url, reports_history.generate(datetime.now(UTC), machines=machines))
     engine = create_engine(url)
     try:
         with contextlib.redirect_stdout(io.StringIO()):

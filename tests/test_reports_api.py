@@ -109,7 +109,7 @@ def test_cli_answers_like_the_api(scripted, tmp_path) -> None:
     assert not (tmp_path / "absent.db").exists()
 
 
-def test_a_report_past_the_query_timeout_is_stopped(sqlite_url, monkeypatch) -> None:
+def test_a_report_past_the_query_timeout_is_stopped(sqlite_url) -> None:
     """Reports are bounded like every read: SQLite has no statement timeout, the deadline interrupts them."""
     from datetime import UTC, datetime
 
@@ -117,8 +117,8 @@ def test_a_report_past_the_query_timeout_is_stopped(sqlite_url, monkeypatch) -> 
     from api.database import Database, QueryTimeout
     from bench import reports_history
 
-    monkeypatch.setattr(reports_history, "MACHINES", 10)  # ~5,000 events: far more than one check interval
-    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC)))
+    # 10 machines, ~5,000 events: far more than one check interval
+    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC), machines=10))
     chosen = reports.get("machine-count")
     roomy = Database(sqlite_url)
     assert len(report_routes.ReportRunner(roomy).run(chosen, reports.Params()).rows) > 5
@@ -129,14 +129,13 @@ def test_a_report_past_the_query_timeout_is_stopped(sqlite_url, monkeypatch) -> 
     tight.close()
 
 
-def test_livez_answers_while_a_heavy_report_runs(sqlite_url, monkeypatch) -> None:
+def test_livez_answers_while_a_heavy_report_runs(sqlite_url) -> None:
     """The report runs off the event loop: /livez on the same single worker finishes first."""
     from datetime import UTC, datetime
 
     from bench import reports_history
 
-    monkeypatch.setattr(reports_history, "MACHINES", 150)
-    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC)))
+    reports_history.load(sqlite_url, reports_history.generate(datetime.now(UTC), machines=150))
     finished: list[str] = []
     with serve(sqlite_url) as base:
         def heavy() -> None:

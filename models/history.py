@@ -250,12 +250,14 @@ def current(conn: Connection, *, namespace: str | None = None, type_: str | None
 
 
 def _last_events(revision: int, namespace: str | None, type_: str | None) -> sa.Subquery:
-    """The last revision at or before ``revision`` of every resource (of a kind): one pass over the narrow log."""
-    query = sa.select(sa.func.max(event_log.c.revision).label("revision")).where(event_log.c.revision <= revision)
-    filters = _filters(resource_keys, namespace, type_)
-    if filters:
-        query = query.where(event_log.c.key_id.in_(sa.select(resource_keys.c.key_id).where(*filters)))
-    return query.group_by(event_log.c.key_id).subquery("last")
+    """The last revision at or before ``revision`` of every resource (of a kind), NULL for one logged only
+    later: one (key_id, revision) index seek per resource key, so the cost follows the number of resources,
+    not the length of their history."""
+    last = (sa.select(sa.func.max(event_log.c.revision))
+            .where(event_log.c.key_id == resource_keys.c.key_id, event_log.c.revision <= revision)
+            .correlate(resource_keys).scalar_subquery())
+    return (sa.select(last.label("revision")).select_from(resource_keys)
+            .where(*_filters(resource_keys, namespace, type_)).subquery("last"))
 
 
 def at_revision(conn: Connection, revision: int, *, namespace: str | None = None, type_: str | None = None

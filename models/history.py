@@ -249,7 +249,7 @@ def current(conn: Connection, *, namespace: str | None = None, type_: str | None
         yield _stored(row)
 
 
-def _last_events(revision: int, namespace: str | None, type_: str | None) -> sa.Subquery:
+def last_events(revision: int, namespace: str | None, type_: str | None) -> sa.Subquery:
     """The last revision at or before ``revision`` of every resource (of a kind), NULL for one logged only
     later: one (key_id, revision) index seek per resource key, so the cost follows the number of resources,
     not the length of their history."""
@@ -263,7 +263,7 @@ def _last_events(revision: int, namespace: str | None, type_: str | None) -> sa.
 def at_revision(conn: Connection, revision: int, *, namespace: str | None = None, type_: str | None = None
                 ) -> Iterator[StoredResource]:
     """Resources as they were right after ``revision``, sorted by namespace, type, id."""
-    last = _last_events(revision, namespace, type_)
+    last = last_events(revision, namespace, type_)
     query = (sa.select(*[events.c[n] for n in _LOGGED_COLUMNS])
              .join(last, events.c.revision == last.c.revision)
              .where(events.c.event != DESTROYED)

@@ -51,7 +51,7 @@ def expected_kind_revisions(conn: Connection, rows: dict[Key, Row], head: int | 
 
 
 def _last_events(conn: Connection, head: int) -> dict[Key, tuple[int, datetime]]:
-    last = history._last_events(head, None, None)
+    last = history.last_events(head, None, None)
     query = (sa.select(events.c.namespace, events.c.type, events.c.id, events.c.revision, events.c.observed_at)
              .join(last, events.c.revision == last.c.revision))
     return {(r.namespace, r.type, r.id): (int(r.revision), _aware(r.observed_at)) for r in conn.execute(query)}

@@ -585,9 +585,16 @@ def daily_values_sql(view: str, value: str, member: str, *, keep_zero: bool = Fa
     SELECT day, value, 1 AS n FROM c WHERE m = 1
     UNION ALL SELECT day, pv, -1 FROM c WHERE pm = 1) AS x
   GROUP BY day, value
-), grid AS (
+), {running_counts_sql("calendar", keep_zero=keep_zero)}"""
+
+
+def running_counts_sql(calendar: str, *, keep_zero: bool = False) -> str:
+    """The end of a daily count query, after a ``deltas`` CTE (day, value, n: the day's change of each
+    value's count): each value's running sum over the days of ``calendar``. Shared by the log-computed
+    counts (``daily_values_sql``) and the rollup's (``models.rollup.values_sql``)."""
+    return f"""grid AS (
   SELECT d.day, d.day_end, v.value, COALESCE(x.n, 0) AS n
-  FROM calendar d CROSS JOIN (SELECT DISTINCT value FROM deltas) AS v
+  FROM {calendar} d CROSS JOIN (SELECT DISTINCT value FROM deltas) AS v
   LEFT JOIN deltas x ON x.day = d.day AND x.value = v.value
 )
 SELECT day, day_end, value, count FROM (

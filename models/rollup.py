@@ -297,14 +297,7 @@ def values_sql(subject: str, dimension: str, group: str = "", *, keep_zero: bool
     _check(subject, dimension)
     return f"""WITH deltas AS (
   {deltas_sql(subject, dimension, group)}
-), grid AS (
-  SELECT d.day, d.day_end, v.value, COALESCE(x.n, 0) AS n
-  FROM report_calendar d CROSS JOIN (SELECT DISTINCT value FROM deltas) AS v
-  LEFT JOIN deltas x ON x.day = d.day AND x.value = v.value
-)
-SELECT day, day_end, value, count FROM (
-  SELECT day, day_end, value, SUM(n) OVER (PARTITION BY value ORDER BY day) AS count FROM grid) AS t
-{"" if keep_zero else "WHERE count > 0"}"""
+), {reporting.running_counts_sql("report_calendar", keep_zero=keep_zero)}"""
 
 
 def _check(subject: str, dimension: str) -> None:

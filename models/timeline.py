@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from models import catalog, history, reporting
 from models.catalog import LABEL_CLUSTER
 from models.history import head_revision, retention_horizon
+from models.schema import event_log, events, resource_keys
 
 MAX_BUCKETS = 1000  # with MAX_LIMIT rows, at most 500k bucket cells folded per request
 DEFAULT_BUCKETS = 200
@@ -236,9 +237,8 @@ MAX_DELTA = 200_000  # events past the cached head read incrementally; beyond, s
 
 
 def _destroyed(conn: Connection, kind: catalog.Kind, head: int) -> dict[str, tuple[int, object, object]]:
-    """Resources of ``kind`` whose last event is a destroy, with that event. Finding them means a loose
-    scan of the log's (namespace, type, id, revision) index (one seek per id ever logged): done once per
-    process and kind, then kept current from the events past the cached head (the log is append-only;
+    """Resources of ``kind`` whose last event is a destroy, with that event. Finding them takes one index
+    seek per resource key ever logged (``history.last_events``): done once per process and kind, then kept current from the events past the cached head (the log is append-only;
     a new retention horizon or a smaller head, after a rebuild, scans again)."""
     key = (conn.engine.url.render_as_string(hide_password=True), kind.namespace, kind.type)
     keys = {"ns": kind.namespace, "type": kind.type}
@@ -258,28 +258,29 @@ def _destroyed(conn: Connection, kind: catalog.Kind, head: int) -> dict[str, tup
             else:
                 rows.pop(id_, None)
     else:
-        rows = {id_: (int(revision), labels, at) for id_, revision, labels, at in conn.execute(sa.text(
-            "WITH RECURSIVE ids(id) AS ("
-            " SELECT MIN(id) FROM events WHERE namespace = :ns AND type = :type"
-            " UNION ALL SELECT (SELECT MIN(e.id) FROM events e WHERE e.namespace = :ns AND e.type = :type"
-            " AND e.id > ids.id) FROM ids WHERE ids.id IS NOT NULL"
-            "), last AS ("
-            " SELECT (SELECT MAX(x.revision) FROM events x WHERE x.namespace = :ns AND x.type = :type"
-            " AND x.id = ids.id AND x.revision <= :head) AS revision FROM ids WHERE ids.id IS NOT NULL)"
-            " SELECT e.id, e.revision, e.labels, e.observed_at FROM last JOIN events e ON e.revision = last.revision"
-            " WHERE e.event = 'destroyed'"), {**keys, "head": head})}
+        last = history.last_events(head, kind.namespace, kind.type)
+        found = conn.execute(sa.select(events.c.id, events.c.revision, events.c.labels, events.c.observed_at)
+                             .join(last, events.c.revision == last.c.revision)
+                             .where(events.c.event == history.DESTROYED))
+        rows = {id_: (int(revision), labels, at) for id_, revision, labels, at in found}
     with _DESTROYED_LOCK:
         _DESTROYED[key] = _Destroyed(head, horizon, rows)
     return rows
 
 
 def _first_revisions(conn: Connection, kind: catalog.Kind, rows: list[Row]) -> None:
-    """Each row's first logged revision (one index seek per row)."""
-    first = sa.text("SELECT MIN(revision) FROM events WHERE namespace = :ns AND type = :type AND id = :id")
+    """Each row's first logged revision: one statement, one (key_id, revision) index seek per row."""
+    wanted = [row.id for row in rows if row.first_revision is None]
+    if not wanted:
+        return
+    first = (sa.select(sa.func.min(event_log.c.revision)).where(event_log.c.key_id == resource_keys.c.key_id)
+             .correlate(resource_keys).scalar_subquery())
+    found = dict(conn.execute(sa.select(resource_keys.c.id, first).where(
+        resource_keys.c.namespace == kind.namespace, resource_keys.c.type == kind.type,
+        resource_keys.c.id.in_(wanted))).all())
     for row in rows:
-        if row.first_revision is None:
-            value = conn.execute(first, {"ns": kind.namespace, "type": kind.type, "id": row.id}).scalar()
-            row.first_revision = None if value is None else int(value)
+        if row.first_revision is None and found.get(row.id) is not None:
+            row.first_revision = int(found[row.id])
 
 
 def _kinds(view: reporting.View) -> list[catalog.Kind]:

@@ -205,7 +205,6 @@ def _state(row: Sequence[Any], fetch: Callable[[str], Any]) -> StoredResource:
 _STATE = [events.c[name] for name in ("namespace", "type", "id", "version", "phase", "owner", "created", "updated",
                                       "labels", "annotations", "finalizers", "spec", "spec_blobs")]
 _AFTER_STATE = len(_STATE)  # the index of the first column after the state's
-BLOB_CACHE = 256  # inflated blob members kept per worker (config texts repeat from event to event)
 
 
 class LogReader:
@@ -225,39 +224,28 @@ class LogReader:
                    events.c.id == sa.bindparam("id"), events.c.revision <= sa.bindparam("revision"))
             .order_by(events.c.revision.desc()).limit(1))
         self._blob = db.compile(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("digest")))
-        self._blobs: dict[str, bytes] = {}
 
-    def _blob_text(self, digest: str) -> bytes:
-        text = self._blobs.get(digest)
-        if text is None:
-            row = self.db.one(self._blob, {"digest": digest})
-            if row is None:
-                raise LookupError(f"blob {digest} is missing from the blobs table")
-            text = eventlog.inflate(row[0], self._blob_text(row[1]) if row[1] else None)
-            if len(self._blobs) >= BLOB_CACHE:
-                self._blobs.pop(next(iter(self._blobs)))
-            self._blobs[digest] = text
-        return text
-
-    def _fetch(self, digest: str) -> Any:
-        return json.loads(self._blob_text(digest))
+    def _blobs(self) -> eventlog.BlobReader:
+        """Blob members for one read's rows, fetched once each on the driver."""
+        return eventlog.BlobReader(lambda digest: self.db.one(self._blob, {"digest": digest}))
 
     def read(self, after: int, upto: int) -> list[FeedEvent]:
         """Log rows ``(after, upto]``, at most ``READ_BATCH``, rendered (blocking: on a query thread)."""
         upto = min(upto, after + READ_BATCH)
-        return [self._event(row) for row in self.db.all(self._rows, {"after": after, "upto": upto})]
+        blobs = self._blobs()
+        return [self._event(row, blobs) for row in self.db.all(self._rows, {"after": after, "upto": upto})]
 
-    def _at(self, revision: int) -> Any:
+    def _at(self, revision: int, blobs: eventlog.BlobReader) -> Any:
         def lookup(namespace: str, type_: str, id_: str) -> StoredResource | None:
             row = self.db.one(self._lookup, {"namespace": namespace, "type": type_, "id": id_, "revision": revision})
-            return None if row is None or row[_AFTER_STATE] == DESTROYED else _state(row, self._fetch)
+            return None if row is None or row[_AFTER_STATE] == DESTROYED else _state(row, blobs)
         return lookup
 
-    def _event(self, row: Sequence[Any]) -> FeedEvent:
-        state = _state(row, self._fetch)
+    def _event(self, row: Sequence[Any], blobs: eventlog.BlobReader) -> FeedEvent:
+        state = _state(row, blobs)
         revision, event = int(row[_AFTER_STATE]), row[_AFTER_STATE + 1]
         collection = served.collection_of(state.namespace, state.type)
-        document = served.document_at(state, self._at(revision)) if collection else None
+        document = served.document_at(state, self._at(revision, blobs)) if collection else None
         head = json.dumps({"revision": revision, "observed_at": projections.rfc3339(_time(row[_AFTER_STATE + 2])),
                            "collection": collection, "namespace": state.namespace, "type": state.type,
                            "id": state.id, "event": event}, separators=(",", ":"))

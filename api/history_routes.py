@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jsonpatch
@@ -22,12 +22,13 @@ from falcon.asgi import App, Request, Response
 from api import collection_kinds, problems, route_documents, selectors, versions
 from api import params as qp
 from api.database import Database
+from api.links import next_link
 from api.problems import bad_parameter, not_found
 from api.resources import JSON, LINK, Api, PointProblem, etag_for, etag_matches, is_any
 from api.resources import _path_id as decode_path_id
 from api.routes import API, Route
 from api.sources import HistorySource, json_array
-from models import history
+from models import history, projections
 from models.catalog import LABEL_CLUSTER
 
 JSON_PATCH = "application/json-patch+json"
@@ -108,13 +109,8 @@ def _revision_cursor(params: dict[str, Any]) -> int | None:
     return revision
 
 
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def _link_next(req: Request, base: Any, cursor: qp.Cursor) -> str:
-    kept = "&".join(p for p in req.query_string.split("&") if p and not p.startswith("cursor="))
-    return f'<{base.url}{req.path}?{kept}{"&" if kept else ""}cursor={cursor.encode()}>; rel="next"'
+    return next_link(base, req.path, req.query_string, cursor.encode())
 
 
 def _answer(req: Request, resp: Response, base: Any, version: str, head: int, body: bytes,
@@ -215,7 +211,7 @@ def _within(version: versions.Version, since: int | datetime | None, until: int 
 
 
 def _entry(version: versions.Version, document: bytes) -> bytes:
-    head = json.dumps({"revision": version.revision, "observed_at": _rfc3339(version.observed_at),
+    head = json.dumps({"revision": version.revision, "observed_at": projections.rfc3339(version.observed_at),
                        "event": version.event, "version": version.version}, separators=(",", ":"))
     return head[:-1].encode() + b',"document":' + document + b"}"
 

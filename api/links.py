@@ -30,6 +30,12 @@ class Base:
 _cache: dict[tuple, Base] = {}
 
 
+def next_link(base: Base, path: str, query_string: str, cursor: str) -> str:
+    """The RFC 8288 ``rel="next"`` Link of a paginated answer: the same query with ``cursor`` replaced."""
+    kept = "&".join(p for p in query_string.split("&") if p and not p.startswith("cursor="))
+    return f'<{base.url}{path}?{kept}{"&" if kept else ""}cursor={cursor}>; rel="next"'
+
+
 def _first(value: str | None) -> str | None:
     if not value:
         return None

@@ -24,7 +24,7 @@ from api import params as qp
 from api import problems, selectors
 from api.database import Database
 from api.freshness import Freshness, StreamKey
-from api.links import Base, base_for
+from api.links import Base, base_for, next_link
 from api.problems import bad_parameter, not_found
 from api.queries import Queries
 from api.routes import Derived, KeyMap, Match, Route, Shape
@@ -325,9 +325,7 @@ class Endpoint:
                 page = await self.api.db.run(self.page, source, ids, query, plan, version)
         resp.set_header("X-Total-Count", str(page.total))
         if page.next_cursor is not None:
-            kept = "&".join(p for p in req.query_string.split("&") if p and not p.startswith("cursor="))
-            resp.set_header("Link", f'<{base.url}{req.path}?{kept}{"&" if kept else ""}cursor='
-                                    f'{page.next_cursor.encode()}>; rel="next"')
+            resp.set_header("Link", next_link(base, req.path, req.query_string, page.next_cursor.encode()))
         return page.body
 
     def page(self, source: Any, ids: dict[str, str], query: ListQuery, plan: Any, version: int | str) -> Page:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import cache
 
 import sqlalchemy as sa
@@ -114,20 +114,26 @@ def inflate(data: bytes, base: bytes | None = None) -> bytes:
 
 
 class BlobReader:
-    """Fetches blob members on one connection, each once (a reader's cache for one query's rows)."""
+    """Fetches blob members, each once (a reader's cache for one query's rows). ``source`` is a SQLAlchemy
+    connection, or a function returning a blob's (data, base) row for a digest (the API's driver reads)."""
 
-    def __init__(self, conn: sa.Connection) -> None:
-        self.conn = conn
+    def __init__(self, source: sa.Connection | Callable[[str], Sequence | None]) -> None:
+        if isinstance(source, sa.Connection):
+            self._row = lambda digest: source.execute(
+                sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == digest)).first()
+        else:
+            self._row = source
         self._raw: dict[str, bytes] = {}
         self._values: dict[str, object] = {}
 
     def raw(self, digest: str) -> bytes:
         """The member's JSON text (a blob stored against a base is inflated with the base's text)."""
         if digest not in self._raw:
-            row = self.conn.execute(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == digest)).first()
+            row = self._row(digest)
             if row is None:
                 raise LookupError(f"blob {digest} is missing from the blobs table")
-            self._raw[digest] = inflate(row.data, self.raw(row.base) if row.base else None)
+            data, base = row[0], row[1]
+            self._raw[digest] = inflate(data, self.raw(base) if base else None)
         return self._raw[digest]
 
     def __call__(self, digest: str) -> object:

@@ -289,13 +289,14 @@ def _kinds(view: reporting.View) -> list[catalog.Kind]:
 
 def _count_changes(conn: Connection, view: reporting.View, rows: list[Row], r_from: int, r_to: int) -> None:
     """Events of the collection's kinds (the listed and the joined ones) per row inside the window: one
-    pass over the window's part of the (namespace, type, id, revision) index."""
+    pass over the window's part of the narrow log (no state read)."""
     if not rows:
         return
     kinds = _kinds(view)
     counts = dict(conn.execute(sa.text(
-        "SELECT id, COUNT(*) FROM events WHERE namespace IN :namespaces AND type IN :types "
-        "AND revision > :r_from AND revision <= :r_to GROUP BY id").bindparams(
+        "SELECT k.id, COUNT(*) FROM event_log l JOIN resource_keys k ON k.key_id = l.key_id "
+        "WHERE k.namespace IN :namespaces AND k.type IN :types "
+        "AND l.revision > :r_from AND l.revision <= :r_to GROUP BY k.id").bindparams(
         sa.bindparam("types", expanding=True), sa.bindparam("namespaces", expanding=True)),
         {"types": [k.type for k in kinds], "namespaces": sorted({k.namespace for k in kinds}),
          "r_from": r_from, "r_to": r_to}).all())
@@ -325,7 +326,7 @@ def _fold(conn: Connection, view: reporting.View, state_rule: StateRule, query: 
 
 
 def _first_seen(conn: Connection, revisions: list[int]) -> dict[int, datetime | None]:
-    found = conn.execute(sa.text("SELECT revision, observed_at FROM events WHERE revision IN :revisions")
+    found = conn.execute(sa.text("SELECT revision, observed_at FROM event_log WHERE revision IN :revisions")
                          .bindparams(sa.bindparam("revisions", expanding=True)), {"revisions": revisions}).all()
     return {int(revision): _time(at) for revision, at in found}
 

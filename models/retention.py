@@ -127,7 +127,11 @@ def prune(engine: Engine, new_horizon: int, chunk: int = DEFAULT_CHUNK, *, since
         if between is not None and low <= new_horizon and between(low):
             break
     else:
-        collect_unused(engine, chunk, turn)  # an early stop leaves it to the pass that finishes the walk
+        # Only deleted events orphan keys, metas, specs and blobs: a pass that deleted nothing (the
+        # watcher's passes between horizon moves) skips the scans. A pass stopped early leaves them to
+        # the next pass that deletes.
+        if deleted:
+            collect_unused(engine, chunk, turn)
     if engine.dialect.name == "sqlite":
         with engine.connect() as conn:
             if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar() == 2:

@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
-from models import catalog, reporting
+from models import catalog, reporting, schema
 from models.reporting import Column, View, _source, _Sql
 
 BASE = "b"
@@ -266,17 +266,93 @@ def fold(conn: Connection, high: int | None = None, step: int = 2_000) -> int:
     (the migration's backfill, the benchmarks' bulk loads)."""
     if high is None:
         high = int(conn.execute(sa.text("SELECT head_revision FROM meta WHERE singleton = 1")).scalar() or 0)
-    folder = Folder(conn.dialect)
     cur = conn.connection.dbapi_connection.cursor()
     try:
         low = int(conn.execute(sa.text("SELECT revision FROM rollup_progress WHERE singleton = 1")).scalar())
-        changed, upto = 0, low
-        while upto < high:
-            upto = min(upto + step, high)
-            changed += folder.fold(cur, upto)
-        return changed
+        return _fold_steps(Folder(conn.dialect), cur, low, high, step)
     finally:
         cur.close()
+
+
+def _fold_steps(folder: Folder, cur, low: int, high: int, step: int) -> int:
+    changed, upto = 0, low
+    while upto < high:
+        upto = min(upto + step, high)
+        changed += folder.fold(cur, upto)
+    return changed
+
+
+# --- checking and re-folding (omni-readmodel rebuild) ----------------------------------------------
+#
+# The rollup outlives pruning: once history has been pruned, the days before the horizon exist only in
+# ``daily_counts``, so it can be recomputed (and compared) only while the whole log is there.
+
+Count = tuple  # (subject, dimension, day, grp, value, n), as the driver returns them
+
+
+def recomputable(conn: Connection) -> bool:
+    """Whether the log still holds every event the rollup was folded from (nothing was pruned)."""
+    return int(conn.execute(sa.text("SELECT horizon_revision FROM meta WHERE singleton = 1")).scalar() or 0) == 0
+
+
+_COUNTS = "SELECT subject, dimension, day, grp, value, n FROM daily_counts WHERE n <> 0"
+
+
+def stored_counts(conn: Connection) -> tuple[int, set[Count]]:
+    """The stored rollup: (the revision it is folded up to, its non-zero counts). One statement, so a
+    running watcher's commit cannot fall between the two."""
+    rows = conn.execute(sa.text(
+        "SELECT p.revision, d.subject, d.dimension, d.day, d.grp, d.value, d.n FROM rollup_progress p "
+        "LEFT JOIN daily_counts d ON d.n <> 0 WHERE p.singleton = 1")).all()
+    return (int(rows[0][0]) if rows else 0), {tuple(r[1:]) for r in rows if r[1] is not None}
+
+
+def _scratch_tables() -> list[sa.Table]:
+    """Temporary twins of the rollup's tables. They shadow the stored ones for unqualified names (SQLite
+    looks in ``temp`` first, PostgreSQL in ``pg_temp``), so the Folder's own statements fold into them."""
+    scratch = sa.MetaData()
+    return [sa.Table(t.name, scratch, *(sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+                                        for c in t.columns), prefixes=["TEMPORARY"])
+            for t in (schema.daily_counts, schema.rollup_members, schema.rollup_progress)]
+
+
+def recomputed_counts(engine: sa.Engine, high: int, step: int = 2_000) -> set[Count]:
+    """The non-zero counts a fold of the log up to ``high`` gives, computed in temporary tables on a
+    connection of its own that is then discarded: the stored rollup is neither written nor locked."""
+    conn = engine.connect()
+    try:
+        for table in _scratch_tables():
+            table.create(conn)
+        conn.execute(sa.text("INSERT INTO rollup_progress (singleton, revision) VALUES (1, 0)"))
+        fold(conn, high, step)
+        return {tuple(r) for r in conn.execute(sa.text(_COUNTS))}
+    finally:
+        conn.invalidate()  # closes the DB-API connection: the temporary tables go with it
+        conn.close()
+
+
+def count_differences(stored: set[Count], recomputed: set[Count]) -> list[str]:
+    """Human-readable differences of the stored rollup from the recomputed one."""
+    def name(row: Count) -> str:
+        subject, dimension, day, grp, value, _ = row
+        return f"{subject}/{dimension} {day} {grp or '-'} {value!r}"
+
+    wrong = {row[:5]: row[5] for row in stored}
+    right = {row[:5]: row[5] for row in recomputed}
+    out = []
+    for key in sorted(wrong.keys() | right.keys(), key=lambda k: tuple(str(v) for v in k)):
+        if wrong.get(key, 0) != right.get(key, 0):
+            out.append(f"rollup {name((*key, 0))}: {wrong.get(key, 0)}, log says {right.get(key, 0)}")
+    return out
+
+
+def refold(cur, dialect: Dialect, high: int, step: int = 2_000) -> None:
+    """Empty the rollup and fold the log again up to ``high``, in ``cur``'s transaction (a rollup whose
+    declaration changed, or a corrupted one). Only while ``recomputable``."""
+    cur.execute("DELETE FROM daily_counts")
+    cur.execute("DELETE FROM rollup_members")
+    cur.execute("UPDATE rollup_progress SET revision = 0 WHERE singleton = 1")
+    _fold_steps(Folder(dialect), cur, 0, high, step)
 
 
 # --- reading ---------------------------------------------------------------------------------------

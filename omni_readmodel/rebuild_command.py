@@ -1,7 +1,10 @@
-"""``omni-readmodel rebuild [--check]``: recompute the projection (resources, labels, documents) from the log.
+"""``omni-readmodel rebuild [--check]``: recompute the projection (resources, labels, documents) and the daily
+rollup from the log.
 
-The path for shipping a new document field or a fixed projection. ``--check`` only reads: it lists how the
-stored projection differs from the log and exits 1 if it does. Without it, the command is a writer: it
+The path for shipping a new document field, a fixed projection or a changed rollup. ``--check`` does not
+write: it lists how the stored projection and rollup differ from the log and exits 1 if they do (the
+rollup is folded afresh in temporary tables). Once history has been pruned the rollup is left alone: its
+days before the horizon exist nowhere else. Without it, the command is a writer: it
 takes the writer lock (so no watcher may run meanwhile), takes over the fencing epoch, and replaces the
 projection in one transaction whose commit is fenced like the watcher's.
 """
@@ -15,7 +18,7 @@ from dataclasses import replace
 
 import sqlalchemy as sa
 
-from models import migrate, rebuild
+from models import migrate, rebuild, rollup
 from models.db import SchemaError, create_engine, database_url, missing_sqlite_file, redacted
 from models.options import add_database_url
 from models.schema import kind_revisions, resources
@@ -43,6 +46,11 @@ def check(engine) -> int:
     with engine.connect() as conn:
         wanted = rebuild.expected(conn)
         found = list(rebuild.differences(conn, wanted))
+        pruned = not rollup.recomputable(conn)
+        if not pruned:
+            folded_to, stored = rollup.stored_counts(conn)
+    if not pruned:
+        found += rollup.count_differences(stored, rollup.recomputed_counts(engine, folded_to))
     for line in found:
         print(line)
     if found:
@@ -50,6 +58,8 @@ def check(engine) -> int:
               "run `omni-readmodel rebuild` with the watcher stopped", file=sys.stderr)
         return 1
     print(f"projection matches the log: {len(wanted)} resources")
+    print("rollup not checked: the log was pruned, the days before the horizon exist only in the rollup" if pruned
+          else f"rollup matches the log: {len(stored)} daily counts up to revision {folded_to}")
     return 0
 
 
@@ -75,13 +85,15 @@ def write(engine, lock_wait: float) -> int:
             wanted, moved = _moving_etags(conn, wanted, writer.head)
             kinds = {**rebuild.expected_kind_revisions(conn, wanted, writer.head), **moved}
             stored_kinds = {(r.namespace, r.type): int(r.revision) for r in conn.execute(sa.select(kind_revisions))}
+            refold_rollup = rollup.recomputable(conn)
         kinds = {k: max(v, stored_kinds.get(k, 0)) for k, v in kinds.items()}  # never backwards (prune)
-        replace_projection(writer, wanted, kinds)
+        replace_projection(writer, wanted, kinds, refold_rollup)
     finally:
         writer.close()
         if lock is not None:
             lock.release()
-    print(f"rebuilt {len(wanted)} resources from {writer.head} events ({changed} differences fixed)")
+    print(f"rebuilt {len(wanted)} resources from {writer.head} events ({changed} differences fixed); "
+          + ("daily rollup folded again" if refold_rollup else "daily rollup kept: the log was pruned"))
     return 0
 
 
@@ -100,7 +112,7 @@ def _moving_etags(conn, wanted: dict, head: int) -> tuple[dict, dict]:
     return out, {(key[0], key[1]): head for key in stored.keys() - wanted.keys()}
 
 
-def replace_projection(writer: Writer, wanted: dict, kinds: dict) -> None:
+def replace_projection(writer: Writer, wanted: dict, kinds: dict, refold_rollup: bool = False) -> None:
     """One fenced transaction: the meta row still names this writer's epoch and head, or nothing changes."""
     sql, conn = writer.sql, writer.conn
     upserts, labels = [], []
@@ -126,6 +138,8 @@ def replace_projection(writer: Writer, wanted: dict, kinds: dict) -> None:
             cur.executemany(sql.insert_label.sql, labels)
         if kinds:
             cur.executemany(sql.upsert_kind_revision.sql, [(*kind, revision) for kind, revision in kinds.items()])
+        if refold_rollup:
+            rollup.refold(cur, writer.engine.dialect, writer.head)
         conn.commit()
     except BaseException:
         conn.rollback()

@@ -184,3 +184,54 @@ def test_a_stale_kind_revision_is_reported_and_restored(engine, db_url) -> None:
         assert conn.execute(sa.text("SELECT revision FROM kind_revisions WHERE type = :t"), {"t": kind}).scalar() \
             == revision
     assert differences(engine) == []
+
+
+def daily_counts(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return sorted(tuple(str(v) for v in r) for r in conn.execute(sa.text(
+            "SELECT subject, dimension, day, grp, value, n FROM daily_counts WHERE n <> 0")))
+
+
+def test_the_rollup_is_checked_against_a_fresh_fold_and_folded_again(engine, db_url) -> None:
+    play(engine, 11)
+    before = daily_counts(engine)
+    assert {r[0] for r in before} == {"machines", "clusters"}
+    done = cli(db_url, "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"rollup matches the log: {len(before)} daily counts" in done.stdout
+    with engine.begin() as conn:
+        wrong = conn.execute(sa.text("SELECT subject, dimension, day, grp, value, n FROM daily_counts "
+                                     "WHERE n <> 0 ORDER BY subject, dimension, value LIMIT 1")).one()
+        conn.execute(sa.text("UPDATE daily_counts SET n = n + 2 WHERE subject = :s AND dimension = :d "
+                             "AND day = :day AND grp = :g AND value = :v"),
+                     dict(zip(("s", "d", "day", "g", "v"), wrong[:5], strict=True)))
+        conn.execute(sa.text("INSERT INTO daily_counts (subject, dimension, day, grp, value, n) "
+                             "VALUES ('machines', 'talos_version', '2001-01-01', '', 'v0.0.1', 1)"))
+    done = cli(db_url, "--check")
+    assert done.returncode == 1
+    grp = wrong[3] or "-"
+    assert done.stdout.splitlines() == [
+        f"rollup {wrong[0]}/{wrong[1]} {wrong[2]} {grp} {wrong[4]!r}: {wrong[5] + 2}, log says {wrong[5]}",
+        "rollup machines/talos_version 2001-01-01 - 'v0.0.1': 1, log says 0"]
+    done = cli(db_url)
+    assert done.returncode == 0, done.stderr
+    assert "daily rollup folded again" in done.stdout
+    assert daily_counts(engine) == before
+    assert cli(db_url, "--check").returncode == 0
+
+
+def test_after_pruning_the_rollup_is_neither_checked_nor_refolded(engine, db_url) -> None:
+    play(engine, 12)
+    before = daily_counts(engine)
+    with engine.connect() as conn:
+        head = conn.execute(sa.text("SELECT head_revision FROM meta")).scalar()
+    pruned = subprocess.run([sys.executable, "-m", "omni_readmodel", "prune", "--before", str(head - 5),
+                             "--database-url", db_url], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert pruned.returncode == 0, pruned.stderr
+    done = cli(db_url, "--check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rollup not checked: the log was pruned" in done.stdout
+    done = cli(db_url)
+    assert done.returncode == 0, done.stderr
+    assert "daily rollup kept: the log was pruned" in done.stdout
+    assert daily_counts(engine) == before

@@ -14,8 +14,11 @@ version. Now (migration 0006):
   the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
   member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
 - ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, updated, observed_at.
+  On SQLite the timestamps of ``event_log`` and ``metas`` are integer microseconds since the epoch
+  (``schema.LogTime``, migration 0008): 8 bytes instead of 26 of text, in the rows and the observed_at index.
 
-``events`` is a view joining these back into the old columns (plus ``spec_blobs``), so every SQL reader
+``events`` is a view joining these back into the old columns (plus ``spec_blobs``; timestamps as the old
+table held them, ``reporting.stamp_sql``), so every SQL reader
 (the reporting views, ``at=`` reads, scripts) reads the log as before. Rows are appended with
 ``Appender`` only: the watcher's writer, the migration that converts old logs and bulk loaders.
 
@@ -31,6 +34,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from functools import cache
 
 import sqlalchemy as sa
@@ -38,7 +42,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from models import catalog, reporting
-from models.schema import blobs, event_log, metas, resource_keys, specs
+from models.schema import blobs, event_log, metas, resource_keys, specs, to_micros
 
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
@@ -148,12 +152,17 @@ def state_digest(values: Iterable[str | None]) -> bytes:
 
 # -- the events view -------------------------------------------------------------------------------------
 
-def events_view_sql() -> str:
-    """``CREATE VIEW events``: the log in its old columns (same text on SQLite and PostgreSQL)."""
+def events_view_sql(dialect: str, micros: bool = True) -> str:
+    """``CREATE VIEW events``: the log in its old columns, timestamps as the old table held them
+    (``micros=False``: the view of migrations 0006-0007, whose SQLite timestamps were text)."""
+    def stamp(ref: str) -> str:
+        return reporting.stamp_sql(dialect if micros else reporting.POSTGRESQL, ref)
+
     return (
         "CREATE VIEW events AS\n"
-        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner, m.created,\n"
-        "  l.updated, m.labels, m.annotations, m.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
+        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner,\n"
+        f"  {stamp('m.created')} AS created, {stamp('l.updated')} AS updated, m.labels, m.annotations,\n"
+        f"  m.finalizers, s.spec, {stamp('l.observed_at')} AS observed_at, s.spec_blobs\n"
         "FROM event_log l\n"
         "JOIN resource_keys k ON k.key_id = l.key_id\n"
         "JOIN metas m ON m.meta_id = l.meta_id\n"
@@ -256,6 +265,9 @@ class Appender:
 
     def __init__(self, dialect: Dialect) -> None:
         compiled = _Compiled(dialect)
+        # LogTime columns hold integer microseconds on SQLite (models/schema.py); PostgreSQL takes the values
+        # as they are bound. One batch shares its observed_at: the last conversion is kept.
+        self._time = _MicrosCache() if dialect.name == "sqlite" else _unchanged
         self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
         self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
@@ -313,12 +325,12 @@ class Appender:
              finalizers, spec, observed_at) in rows:
             created_text = created if created is None or isinstance(created, str) else created.isoformat()
             meta = {"digest": state_digest((phase, owner, created_text, labels, notes, finalizers)), "phase": phase,
-                    "owner": owner, "created": created, "labels": labels, "annotations": notes,
+                    "owner": owner, "created": self._time(created), "labels": labels, "annotations": notes,
                     "finalizers": finalizers}
             stored, spec_blobs, members = split_spec(type_, spec)
             stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
-            log = {"revision": revision, "event": event, "version": version, "updated": updated,
-                   "observed_at": observed_at}
+            log = {"revision": revision, "event": event, "version": version, "updated": self._time(updated),
+                   "observed_at": self._time(observed_at)}
             parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
         self._keys.prefetch(cur, [p[0] for p in parts])
         self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
@@ -348,6 +360,26 @@ class Appender:
                                   for d, (base, data) in new_blobs.items()])
         sql, columns = self._log_insert
         cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
+
+
+def _unchanged(value: object) -> object:
+    return value
+
+
+class _MicrosCache:
+    """``schema.to_micros`` remembering its last answer (every event of a batch has the same observed_at)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[object, int | None] = (None, None)
+
+    def __call__(self, value: datetime | str | int | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        last, micros = self._last
+        if value != last:
+            micros = to_micros(value)
+            self._last = (value, micros)
+        return micros
 
 
 def batches(rows: Iterable[tuple], size: int = 5_000) -> Iterator[list[tuple]]:

@@ -120,7 +120,7 @@ def upgrade() -> None:
     op.drop_index("ix_events_observed_at", table_name="events")
     op.drop_index("ix_events_namespace_type_id_revision", table_name="events")
     op.drop_table("events")
-    op.execute(sa.text(eventlog.events_view_sql()))
+    op.execute(sa.text(eventlog.events_view_sql(bind.dialect.name)))
     _create_reporting_views(bind.dialect.name, compact=True)
     op.execute(sa.text("UPDATE meta SET schema_version = 4 WHERE singleton = 1"))
 

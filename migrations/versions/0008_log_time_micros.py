@@ -1,4 +1,4 @@
-"""the log's timestamps as integer microseconds on SQLite
+"""the log's timestamps as integer microseconds on SQLite; no event_log index on meta_id / spec_id
 
 Revision ID: 0008
 Revises: 0007
@@ -10,6 +10,8 @@ in the observed_at index). Both tables are rebuilt (rows copied in revision / id
 ``schema.to_micros`` registered as a SQL function), then the ``events`` view and every reporting view are
 re-created: they turn the integers back into the text they read before (``reporting.stamp_sql``), so
 readers see the same values. PostgreSQL already stores ``timestamptz`` in 8 bytes: nothing changes there.
+On both, ``event_log``'s indexes on ``meta_id`` and ``spec_id`` go: only retention's "is this row still
+used" read them, and it now finds unused metas and specs with one scan of the log (models/retention.py).
 Migration 0006 (re-run on a database that is older) appends through today's ``Appender``, which already
 writes integers: the conversion leaves integers as they are.
 """
@@ -31,8 +33,10 @@ Json = sa.JSON()
 Id = sa.Integer()
 LOG_COLUMNS = "revision, key_id, meta_id, spec_id, event, version, {updated}, {observed_at}"
 META_COLUMNS = "meta_id, digest, phase, owner, {created}, labels, annotations, finalizers"
-_INDEXES = (("ix_event_log_key_id_revision", ["key_id", "revision"]), ("ix_event_log_observed_at", ["observed_at"]),
-            ("ix_event_log_meta_id", ["meta_id"]), ("ix_event_log_spec_id", ["spec_id"]))
+_INDEXES = (("ix_event_log_key_id_revision", ["key_id", "revision"]), ("ix_event_log_observed_at", ["observed_at"]))
+# Only retention used these ("is this meta / spec still used"); it now scans the log once per pass.
+_UNINDEXED = ("ix_event_log_meta_id", "ix_event_log_spec_id")
+_INDEXES_0007 = (*_INDEXES, *((name, [name.removeprefix("ix_event_log_")]) for name in _UNINDEXED))
 
 
 def _drop_views() -> None:
@@ -49,11 +53,11 @@ def _create_views(dialect: str, micros: bool) -> None:
         op.execute(sa.text(statement))
 
 
-def _rebuild(time_type: sa.types.TypeEngine, convert: str) -> None:
-    """Copy ``event_log`` and ``metas`` into tables whose timestamp columns are ``time_type``, each
-    timestamp through ``convert`` (a format with ``{}`` for the column)."""
-    for name, _ in _INDEXES:
-        op.drop_index(name, table_name="event_log")
+def _rebuild(time_type: sa.types.TypeEngine, convert: str, indexes) -> None:
+    """Copy ``event_log`` (with ``indexes``) and ``metas`` into tables whose timestamp columns are
+    ``time_type``, each timestamp through ``convert`` (SQL with ``{}`` for the column)."""
+    for name in {name for name, _ in _INDEXES_0007}:
+        op.execute(sa.text(f"DROP INDEX IF EXISTS {name}"))
     op.rename_table("event_log", "event_log_old")
     op.create_table(
         "event_log",
@@ -73,7 +77,7 @@ def _rebuild(time_type: sa.types.TypeEngine, convert: str) -> None:
     op.execute(sa.text(f"INSERT INTO event_log ({columns}) SELECT {values} FROM event_log_old "  # noqa: S608
                        "ORDER BY revision"))
     op.drop_table("event_log_old")
-    for name, index_columns in _INDEXES:
+    for name, index_columns in indexes:
         op.create_index(name, "event_log", index_columns)
 
     op.rename_table("metas", "metas_old")
@@ -102,8 +106,11 @@ def upgrade() -> None:
         _drop_views()
         # Exact (julianday arithmetic is not, to the microsecond); integers are left as they are.
         bind.connection.driver_connection.create_function("log_time_micros", 1, to_micros, deterministic=True)
-        _rebuild(sa.BigInteger(), "log_time_micros({})")
+        _rebuild(sa.BigInteger(), "log_time_micros({})", _INDEXES)
         _create_views(bind.dialect.name, micros=True)
+    else:
+        for name in _UNINDEXED:
+            op.drop_index(name, table_name="event_log")
     op.execute(sa.text("UPDATE meta SET schema_version = 6 WHERE singleton = 1"))
 
 
@@ -111,6 +118,9 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         _drop_views()
-        _rebuild(sa.DateTime(timezone=True), reporting.stamp_sql(reporting.SQLITE, "{}"))
+        _rebuild(sa.DateTime(timezone=True), reporting.stamp_sql(reporting.SQLITE, "{}"), _INDEXES_0007)
         _create_views(bind.dialect.name, micros=False)
+    else:
+        for name in _UNINDEXED:
+            op.create_index(name, "event_log", [name.removeprefix("ix_event_log_")])
     op.execute(sa.text("UPDATE meta SET schema_version = 5 WHERE singleton = 1"))

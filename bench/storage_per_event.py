@@ -77,8 +77,8 @@ def _head(url: str) -> int:
         engine.dispose()
 
 
-def _settled_head(url: str, quiet: float = 3.0, timeout: float = 900) -> int:
-    """The head once it has not moved for ``quiet`` seconds."""
+def _settled_head(url: str, quiet: float = 10.0, timeout: float = 900) -> int:
+    """The head once it has not moved for ``quiet`` seconds (a loaded machine stalls the watcher for seconds)."""
     deadline = time.monotonic() + timeout
     head, since = _head(url), time.monotonic()
     while time.monotonic() < deadline:

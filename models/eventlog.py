@@ -263,11 +263,12 @@ class Appender:
     ``event_log`` rows. The caller owns the transaction; ids are allocated here, so at most one appender
     writes to a database at a time (the watcher's fenced writer)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, micros: bool = True) -> None:
         compiled = _Compiled(dialect)
         # LogTime columns hold integer microseconds on SQLite (models/schema.py); PostgreSQL takes the values
-        # as they are bound. One batch shares its observed_at: the last conversion is kept.
-        self._time = _MicrosCache() if dialect.name == "sqlite" else _unchanged
+        # as they are bound, and so does the log of migrations 0006-0007 (``micros=False``: migration 0006
+        # appends through this class). One batch shares its observed_at: the last conversion is kept.
+        self._time = _MicrosCache() if micros and dialect.name == "sqlite" else _unchanged
         self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
         self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)

@@ -12,8 +12,7 @@ re-created: they turn the integers back into the text they read before (``report
 readers see the same values. PostgreSQL already stores ``timestamptz`` in 8 bytes: nothing changes there.
 On both, ``event_log``'s indexes on ``meta_id`` and ``spec_id`` go: only retention's "is this row still
 used" read them, and it now finds unused metas and specs with one scan of the log (models/retention.py).
-Migration 0006 (re-run on a database that is older) appends through today's ``Appender``, which already
-writes integers: the conversion leaves integers as they are.
+Migrations 0006-0007 still write text (``Appender(micros=False)``, views with ``micros=False``).
 """
 
 from collections.abc import Sequence

@@ -152,16 +152,16 @@ def state_digest(values: Iterable[str | None]) -> bytes:
 
 # -- the events view -------------------------------------------------------------------------------------
 
-def events_view_sql(dialect: str, micros: bool = True) -> str:
+def events_view_sql(dialect: str, legacy: bool = False) -> str:
     """``CREATE VIEW events``: the log in its old columns, timestamps as the old table held them
-    (``micros=False``: the view of migrations 0006-0007, whose SQLite timestamps were text)."""
+    (``legacy``: the view of migrations 0006-0007: text timestamps on SQLite, ``created`` in ``metas``)."""
     def stamp(ref: str) -> str:
-        return reporting.stamp_sql(dialect if micros else reporting.POSTGRESQL, ref)
+        return reporting.stamp_sql(reporting.POSTGRESQL if legacy else dialect, ref)
 
     return (
         "CREATE VIEW events AS\n"
         "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner,\n"
-        f"  {stamp('m.created')} AS created, {stamp('l.updated')} AS updated, m.labels, m.annotations,\n"
+        f"  {stamp('m.created' if legacy else 'l.created')} AS created, {stamp('l.updated')} AS updated, m.labels, m.annotations,\n"
         f"  m.finalizers, s.spec, {stamp('l.observed_at')} AS observed_at, s.spec_blobs\n"
         "FROM event_log l\n"
         "JOIN resource_keys k ON k.key_id = l.key_id\n"
@@ -263,14 +263,17 @@ class Appender:
     ``event_log`` rows. The caller owns the transaction; ids are allocated here, so at most one appender
     writes to a database at a time (the watcher's fenced writer)."""
 
-    def __init__(self, dialect: Dialect, micros: bool = True) -> None:
+    def __init__(self, dialect: Dialect, legacy: bool = False) -> None:
         compiled = _Compiled(dialect)
-        # LogTime columns hold integer microseconds on SQLite (models/schema.py); PostgreSQL takes the values
-        # as they are bound, and so does the log of migrations 0006-0007 (``micros=False``: migration 0006
-        # appends through this class). One batch shares its observed_at: the last conversion is kept.
-        self._time = _MicrosCache() if micros and dialect.name == "sqlite" else _unchanged
+        # ``legacy``: the log of migrations 0006-0007 (migration 0006 appends through this class): ``created``
+        # in ``metas`` (and in its digest), text timestamps on SQLite. Now LogTime columns hold integer
+        # microseconds on SQLite (models/schema.py); PostgreSQL takes the values as they are bound. One batch
+        # shares its observed_at: the last conversion is kept.
+        self._legacy = legacy
+        self._time = _MicrosCache() if not legacy and dialect.name == "sqlite" else _unchanged
+        meta_table, log_table = _legacy_tables() if legacy else (metas, event_log)
         self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
-        self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
+        self._metas = _Interned(meta_table, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
         self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
         last = (sa.select(sa.func.max(event_log.c.revision))
@@ -280,7 +283,7 @@ class Appender:
             .where(event_log.c.revision == last))
         self._blob_row = compiled(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("d")))[0]
         self._bases: dict[tuple[int, str], tuple[str, bytes, bytes]] = {}
-        self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
+        self._log_insert = compiled(sa.insert(log_table).values({c.name: sa.bindparam(c.name) for c in log_table.c}))
 
     def reset(self) -> None:
         """Forget every cached id (after a failed transaction, or another writer's)."""
@@ -324,13 +327,18 @@ class Appender:
         parts = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
-            created_text = created if created is None or isinstance(created, str) else created.isoformat()
-            meta = {"digest": state_digest((phase, owner, created_text, labels, notes, finalizers)), "phase": phase,
-                    "owner": owner, "created": self._time(created), "labels": labels, "annotations": notes,
-                    "finalizers": finalizers}
+            if self._legacy:
+                created_text = created if created is None or isinstance(created, str) else created.isoformat()
+                digest = state_digest((phase, owner, created_text, labels, notes, finalizers))
+            else:  # without created, a re-created resource (or one back in its earlier place) reuses a meta
+                digest = state_digest((phase, owner, labels, notes, finalizers))
+            created = self._time(created)
+            meta = {"digest": digest, "phase": phase, "owner": owner, "created": created, "labels": labels,
+                    "annotations": notes, "finalizers": finalizers}  # each table takes the columns it has
             stored, spec_blobs, members = split_spec(type_, spec)
             stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
-            log = {"revision": revision, "event": event, "version": version, "updated": self._time(updated),
+            log = {"revision": revision, "event": event, "version": version, "created": created,
+                   "updated": self._time(updated),
                    "observed_at": self._time(observed_at)}
             parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
         self._keys.prefetch(cur, [p[0] for p in parts])
@@ -361,6 +369,14 @@ class Appender:
                                   for d, (base, data) in new_blobs.items()])
         sql, columns = self._log_insert
         cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
+
+
+def _legacy_tables() -> tuple[sa.TableClause, sa.TableClause]:
+    """``metas`` and ``event_log`` as migrations 0006-0007 made them (the appender only inserts)."""
+    meta_columns = [c.name for c in metas.c]
+    log_columns = [c.name for c in event_log.c if c.name != "created"]
+    return (sa.table("metas", *(sa.column(n) for n in [*meta_columns, "created"])),
+            sa.table("event_log", *(sa.column(n) for n in log_columns)))
 
 
 def _unchanged(value: object) -> object:

@@ -354,11 +354,11 @@ def _literal(value: str) -> str:
 class _Sql:
     """The dialect-specific pieces: JSON access, casts and time arithmetic."""
 
-    def __init__(self, dialect: str, micros: bool = True) -> None:
+    def __init__(self, dialect: str, legacy: bool = False) -> None:
         if dialect not in (SQLITE, POSTGRESQL):
             raise ValueError(f"unsupported dialect {dialect!r}")
         self.pg = dialect == POSTGRESQL
-        self.micros = micros  # False: the log's SQLite timestamps are text (migrations 0006-0007)
+        self.legacy = legacy  # the compact log of migrations 0006-0007: its SQLite timestamps are text
 
     def json(self, ref: str, path: list[str]) -> str:
         """The JSON value at ``path`` (JSON text on SQLite, jsonb on PostgreSQL)."""
@@ -413,7 +413,7 @@ class _Sql:
 
     def stamp(self, ref: str) -> str:
         """A timestamp of the log's own tables as the views show it (``models.schema.LogTime``)."""
-        return stamp_sql(POSTGRESQL if self.pg or not self.micros else SQLITE, ref)
+        return stamp_sql(POSTGRESQL if self.pg or self.legacy else SQLITE, ref)
 
     def day_of(self, ref: str) -> str:
         return f"({ref} AT TIME ZONE 'UTC')::date" if self.pg else f"date({ref})"
@@ -512,14 +512,14 @@ def current_sql(view: View, dialect: str) -> str:
     ])
 
 
-def history_sql(view: View, dialect: str, compact: bool = True, micros: bool = True) -> str:
+def history_sql(view: View, dialect: str, compact: bool = True, legacy: bool = False) -> str:
     """Versions of the listed kind, plus one per change of a joined kind while the listed one exists.
 
     ``compact``: read the log's own tables (``event_log`` with ``resource_keys``, ``metas``, ``specs``;
     models/eventlog.py) rather than the ``events`` view, whose joins a query planner cannot push through
     a LEFT JOIN; ``compact=False`` is the SQL of migrations 0004-0005, over the old ``events`` table.
-    ``micros=False``: the compact log of migrations 0006-0007, with text timestamps on SQLite."""
-    sql = _Sql(dialect, micros)
+    ``legacy``: the compact log of migrations 0006-0007 (text timestamps on SQLite, ``created`` in ``metas``)."""
+    sql = _Sql(dialect, legacy)
     where = _compact if compact else _plain
     typed = [f"{_source(c, sql, 'b', view.joins, where)} AS {c.name}" for c in view.columns]
     kinds = [view.kind, *view.joins.values()]
@@ -548,7 +548,8 @@ def history_sql(view: View, dialect: str, compact: bool = True, micros: bool = T
                  f"LEFT JOIN specs j_{a}_s ON j_{a}_s.spec_id = j_{a}.spec_id" for a in view.joins]
         namespace = f"{_literal(catalog.by_name(view.kind).namespace)} AS namespace"
         observed = sql.stamp("p.observed_at")
-        created, updated, labels = sql.stamp("b_m.created"), sql.stamp("b.updated"), "b_m.labels"
+        created = sql.stamp("b_m.created" if legacy else "b.created")
+        updated, labels = sql.stamp("b.updated"), "b_m.labels"
     else:
         log = "events p"
         listed = ["JOIN events b ON b.revision = v.r_b AND b.id = v.id"]
@@ -636,14 +637,13 @@ def daily_fleet_sql(dialect: str) -> str:
         for subject, dimension, sql in parts)
 
 
-def statements(dialect: str, compact: bool = True, micros: bool = True) -> list[str]:
+def statements(dialect: str, compact: bool = True, legacy: bool = False) -> list[str]:
     """``CREATE VIEW`` statements for every reporting view, in dependency order (``compact=False``: over
-    the ``events`` table of migrations 0001-0005; ``micros=False``: over the compact log of migrations
-    0006-0007, whose SQLite timestamps were text)."""
-    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect, micros).calendar('event_log' if compact else 'events')}"]
+    the ``events`` table of migrations 0001-0005; ``legacy``: over the compact log of migrations 0006-0007)."""
+    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect, legacy).calendar('event_log' if compact else 'events')}"]
     for view in VIEWS:
         out.append(f"CREATE VIEW {view.current} AS\n{current_sql(view, dialect)}")
-        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect, compact, micros)}")
+        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect, compact, legacy)}")
     out.append(f"CREATE VIEW daily_fleet AS\n{daily_fleet_sql(dialect)}")
     return out
 

@@ -129,8 +129,8 @@ def test_database_url_redaction_and_driver() -> None:
 
 def test_0008_keeps_the_log_and_its_times(db_url: str) -> None:
     """A log written at 0007 (SQLite timestamps as text, as that code wrote them) reads the same through
-    the events view and the history views after 0008 (integer microseconds on SQLite, meta_id / spec_id
-    indexes gone) and again after its downgrade."""
+    the events view and the history views after 0008 (created in event_log, metas equal but for it merged,
+    integer microseconds on SQLite, meta_id / spec_id indexes gone) and again after its downgrade."""
     engine = create_engine(db_url)
     pg = engine.dialect.name == "postgresql"
     times = ["2024-02-29 23:59:59.000001", "1969-12-31 23:59:59.999999", "2026-12-04 00:00:00.500000"]
@@ -171,6 +171,8 @@ def test_0008_keeps_the_log_and_its_times(db_url: str) -> None:
             assert [row[3] for row in before] == [times[0], times[2]] and before[0][1] == times[1]
         migrate.upgrade(engine)
         assert read() == before
+        with engine.connect() as connection:  # the two metas differed only by created: one is left
+            assert connection.execute(sa.text("SELECT meta_id FROM metas")).scalars().all() == [1]
         indexes = {index["name"] for index in sa.inspect(engine).get_indexes("event_log")}
         assert indexes == {"ix_event_log_key_id_revision", "ix_event_log_observed_at"}
         with engine.connect() as connection:
@@ -181,6 +183,8 @@ def test_0008_keeps_the_log_and_its_times(db_url: str) -> None:
             assert connection.execute(sa.text("SELECT schema_version FROM meta")).scalar_one() == SCHEMA_VERSION
         migrate.downgrade(engine, "0007")
         assert read() == before
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT COUNT(*) FROM metas")).scalar_one() == 2
         assert "ix_event_log_meta_id" in {index["name"] for index in sa.inspect(engine).get_indexes("event_log")}
     finally:
         engine.dispose()

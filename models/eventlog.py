@@ -5,7 +5,8 @@ A logged event used to carry its whole state (namespace, type, id, labels, annot
 version. Now (migration 0006):
 
 - ``resource_keys``: each (namespace, type, id) once, with a small integer ``key_id``;
-- ``metas``: each distinct (phase, owner, created, labels, annotations, finalizers) once, and ``specs``:
+- ``metas``: each distinct (phase, owner, labels, annotations, finalizers) once (``created`` is in the log
+  row since migration 0008: a re-created resource got a new meta for it alone), and ``specs``:
   each distinct spec once; both found by the 16-byte SHA-256 ``digest`` of their stored text (a spec
   change repeats no labels, a label change no spec; flapping resources alternate between a few of each);
 - ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
@@ -13,7 +14,9 @@ version. Now (migration 0006):
   no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
   the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
   member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
-- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, updated, observed_at.
+- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, created, updated,
+  observed_at; indexed by (key, revision) and observed_at only (retention finds unused metas and specs
+  by a scan, models/retention.py).
   On SQLite the timestamps of ``event_log`` and ``metas`` are integer microseconds since the epoch
   (``schema.LogTime``, migration 0008): 8 bytes instead of 26 of text, in the rows and the observed_at index.
 

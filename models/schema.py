@@ -2,7 +2,8 @@
 
 - ``event_log``: the append-only event log. One narrow row per applied change with a global, gap-free
   ``revision`` assigned by the single writer, pointing at ``resource_keys`` (each (namespace, type, id)
-  once), ``metas`` and ``specs`` (each distinct one once, content-addressed; large members in ``blobs``).
+  once), ``metas`` and ``specs`` (each distinct one once, content-addressed; large members in ``blobs``);
+  its timestamps are ``LogTime`` (integer microseconds on SQLite).
   ``events`` is a view with the full state after each change (models/eventlog.py).
 - ``resources``: the current-state projection, keyed by (namespace, type, id), with the revision that
   last touched each row and the precomputed API document.

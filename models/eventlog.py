@@ -5,7 +5,8 @@ A logged event used to carry its whole state (namespace, type, id, labels, annot
 version. Now (migration 0006):
 
 - ``resource_keys``: each (namespace, type, id) once, with a small integer ``key_id``;
-- ``metas``: each distinct (phase, owner, created, labels, annotations, finalizers) once, and ``specs``:
+- ``metas``: each distinct (phase, owner, labels, annotations, finalizers) once (``created`` is in the log
+  row since migration 0008: a re-created resource got a new meta for it alone), and ``specs``:
   each distinct spec once; both found by the 16-byte SHA-256 ``digest`` of their stored text (a spec
   change repeats no labels, a label change no spec; flapping resources alternate between a few of each);
 - ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
@@ -13,9 +14,14 @@ version. Now (migration 0006):
   no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
   the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
   member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
-- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, updated, observed_at.
+- ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, created, updated,
+  observed_at; indexed by (key, revision) and observed_at only (retention finds unused metas and specs
+  by a scan, models/retention.py).
+  On SQLite the timestamps of ``event_log`` and ``metas`` are integer microseconds since the epoch
+  (``schema.LogTime``, migration 0008): 8 bytes instead of 26 of text, in the rows and the observed_at index.
 
-``events`` is a view joining these back into the old columns (plus ``spec_blobs``), so every SQL reader
+``events`` is a view joining these back into the old columns (plus ``spec_blobs``; timestamps as the old
+table held them, ``reporting.stamp_sql``), so every SQL reader
 (the reporting views, ``at=`` reads, scripts) reads the log as before. Rows are appended with
 ``Appender`` only: the watcher's writer, the migration that converts old logs and bulk loaders.
 
@@ -31,6 +37,7 @@ import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from functools import cache
 
 import sqlalchemy as sa
@@ -38,7 +45,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 
 from models import catalog, reporting
-from models.schema import blobs, event_log, metas, resource_keys, specs
+from models.schema import blobs, event_log, metas, resource_keys, specs, to_micros
 
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
@@ -148,12 +155,17 @@ def state_digest(values: Iterable[str | None]) -> bytes:
 
 # -- the events view -------------------------------------------------------------------------------------
 
-def events_view_sql() -> str:
-    """``CREATE VIEW events``: the log in its old columns (same text on SQLite and PostgreSQL)."""
+def events_view_sql(dialect: str, legacy: bool = False) -> str:
+    """``CREATE VIEW events``: the log in its old columns, timestamps as the old table held them
+    (``legacy``: the view of migrations 0006-0007: text timestamps on SQLite, ``created`` in ``metas``)."""
+    def stamp(ref: str) -> str:
+        return reporting.stamp_sql(reporting.POSTGRESQL if legacy else dialect, ref)
+
     return (
         "CREATE VIEW events AS\n"
-        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner, m.created,\n"
-        "  l.updated, m.labels, m.annotations, m.finalizers, s.spec, l.observed_at, s.spec_blobs\n"
+        "SELECT l.revision, k.namespace, k.type, k.id, l.event, l.version, m.phase, m.owner,\n"
+        f"  {stamp('m.created' if legacy else 'l.created')} AS created, {stamp('l.updated')} AS updated, m.labels, m.annotations,\n"
+        f"  m.finalizers, s.spec, {stamp('l.observed_at')} AS observed_at, s.spec_blobs\n"
         "FROM event_log l\n"
         "JOIN resource_keys k ON k.key_id = l.key_id\n"
         "JOIN metas m ON m.meta_id = l.meta_id\n"
@@ -254,10 +266,17 @@ class Appender:
     ``event_log`` rows. The caller owns the transaction; ids are allocated here, so at most one appender
     writes to a database at a time (the watcher's fenced writer)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: Dialect, legacy: bool = False) -> None:
         compiled = _Compiled(dialect)
+        # ``legacy``: the log of migrations 0006-0007 (migration 0006 appends through this class): ``created``
+        # in ``metas`` (and in its digest), text timestamps on SQLite. Now LogTime columns hold integer
+        # microseconds on SQLite (models/schema.py); PostgreSQL takes the values as they are bound. One batch
+        # shares its observed_at: the last conversion is kept.
+        self._legacy = legacy
+        self._time = _MicrosCache() if not legacy and dialect.name == "sqlite" else _unchanged
+        meta_table, log_table = _legacy_tables() if legacy else (metas, event_log)
         self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
-        self._metas = _Interned(metas, "meta_id", ("digest",), compiled)
+        self._metas = _Interned(meta_table, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
         self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
         last = (sa.select(sa.func.max(event_log.c.revision))
@@ -267,7 +286,7 @@ class Appender:
             .where(event_log.c.revision == last))
         self._blob_row = compiled(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("d")))[0]
         self._bases: dict[tuple[int, str], tuple[str, bytes, bytes]] = {}
-        self._log_insert = compiled(sa.insert(event_log).values({c.name: sa.bindparam(c.name) for c in event_log.c}))
+        self._log_insert = compiled(sa.insert(log_table).values({c.name: sa.bindparam(c.name) for c in log_table.c}))
 
     def reset(self) -> None:
         """Forget every cached id (after a failed transaction, or another writer's)."""
@@ -311,14 +330,19 @@ class Appender:
         parts = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
-            created_text = created if created is None or isinstance(created, str) else created.isoformat()
-            meta = {"digest": state_digest((phase, owner, created_text, labels, notes, finalizers)), "phase": phase,
-                    "owner": owner, "created": created, "labels": labels, "annotations": notes,
-                    "finalizers": finalizers}
+            if self._legacy:
+                created_text = created if created is None or isinstance(created, str) else created.isoformat()
+                digest = state_digest((phase, owner, created_text, labels, notes, finalizers))
+            else:  # without created, a re-created resource (or one back in its earlier place) reuses a meta
+                digest = state_digest((phase, owner, labels, notes, finalizers))
+            created = self._time(created)
+            meta = {"digest": digest, "phase": phase, "owner": owner, "created": created, "labels": labels,
+                    "annotations": notes, "finalizers": finalizers}  # each table takes the columns it has
             stored, spec_blobs, members = split_spec(type_, spec)
             stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
-            log = {"revision": revision, "event": event, "version": version, "updated": updated,
-                   "observed_at": observed_at}
+            log = {"revision": revision, "event": event, "version": version, "created": created,
+                   "updated": self._time(updated),
+                   "observed_at": self._time(observed_at)}
             parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
         self._keys.prefetch(cur, [p[0] for p in parts])
         self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
@@ -348,6 +372,34 @@ class Appender:
                                   for d, (base, data) in new_blobs.items()])
         sql, columns = self._log_insert
         cur.executemany(sql, [tuple(values[c] for c in columns) for values in log_rows])
+
+
+def _legacy_tables() -> tuple[sa.TableClause, sa.TableClause]:
+    """``metas`` and ``event_log`` as migrations 0006-0007 made them (the appender only inserts)."""
+    meta_columns = [c.name for c in metas.c]
+    log_columns = [c.name for c in event_log.c if c.name != "created"]
+    return (sa.table("metas", *(sa.column(n) for n in [*meta_columns, "created"])),
+            sa.table("event_log", *(sa.column(n) for n in log_columns)))
+
+
+def _unchanged(value: object) -> object:
+    return value
+
+
+class _MicrosCache:
+    """``schema.to_micros`` remembering its last answer (every event of a batch has the same observed_at)."""
+
+    def __init__(self) -> None:
+        self._last: tuple[object, int | None] = (None, None)
+
+    def __call__(self, value: datetime | str | int | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        last, micros = self._last
+        if value != last:
+            micros = to_micros(value)
+            self._last = (value, micros)
+        return micros
 
 
 def batches(rows: Iterable[tuple], size: int = 5_000) -> Iterator[list[tuple]]:

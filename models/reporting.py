@@ -354,10 +354,11 @@ def _literal(value: str) -> str:
 class _Sql:
     """The dialect-specific pieces: JSON access, casts and time arithmetic."""
 
-    def __init__(self, dialect: str) -> None:
+    def __init__(self, dialect: str, legacy: bool = False) -> None:
         if dialect not in (SQLITE, POSTGRESQL):
             raise ValueError(f"unsupported dialect {dialect!r}")
         self.pg = dialect == POSTGRESQL
+        self.legacy = legacy  # the compact log of migrations 0006-0007: its SQLite timestamps are text
 
     def json(self, ref: str, path: list[str]) -> str:
         """The JSON value at ``path`` (JSON text on SQLite, jsonb on PostgreSQL)."""
@@ -410,6 +411,10 @@ class _Sql:
                 f"(json_type({ref}, {self._path(path)}) IS NOT NULL)"
         raise ValueError(f"unknown column type {t!r}")
 
+    def stamp(self, ref: str) -> str:
+        """A timestamp of the log's own tables as the views show it (``models.schema.LogTime``)."""
+        return stamp_sql(POSTGRESQL if self.pg or self.legacy else SQLITE, ref)
+
     def day_of(self, ref: str) -> str:
         return f"({ref} AT TIME ZONE 'UTC')::date" if self.pg else f"date({ref})"
 
@@ -432,7 +437,7 @@ class _Sql:
                     "       ((day + 1)::timestamp AT TIME ZONE 'UTC') AS day_end,\n"
                     "       date_trunc('week', day)::date AS week\n"
                     "FROM days WHERE day IS NOT NULL")
-        first = f"SELECT date(MIN(observed_at)) AS day FROM {log}"
+        first = f"SELECT date({self.stamp('MIN(observed_at)') if log == 'event_log' else 'MIN(observed_at)'}) AS day FROM {log}"
         if also_from:
             first = f"SELECT MIN(f.day) FROM ({first} UNION ALL {also_from}) AS f"
         return ("WITH RECURSIVE days(day) AS (\n"
@@ -442,6 +447,17 @@ class _Sql:
                 "       date(day, '+1 day') || ' 00:00:00.000000' AS day_end,\n"
                 "       date(day, 'weekday 0', '-6 days') AS week\n"
                 "FROM days WHERE day IS NOT NULL")
+
+
+def stamp_sql(dialect: str, ref: str) -> str:
+    """``ref``, a ``LogTime`` column, as a timestamp: as it is on PostgreSQL; on SQLite, integer microseconds
+    turned into SQLAlchemy's text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), so readers get what they got when
+    the log stored that text. Floor division, so times before 1970 come out right too."""
+    if dialect == POSTGRESQL:
+        return ref
+    frac = f"(({ref}) % 1000000 + 1000000) % 1000000"
+    return (f"(strftime('%Y-%m-%d %H:%M:%S', (({ref}) - {frac}) / 1000000, 'unixepoch') "
+            f"|| printf('.%06d', {frac}))")
 
 
 def _plain(alias: str, member: str) -> str:
@@ -496,13 +512,14 @@ def current_sql(view: View, dialect: str) -> str:
     ])
 
 
-def history_sql(view: View, dialect: str, compact: bool = True) -> str:
+def history_sql(view: View, dialect: str, compact: bool = True, legacy: bool = False) -> str:
     """Versions of the listed kind, plus one per change of a joined kind while the listed one exists.
 
     ``compact``: read the log's own tables (``event_log`` with ``resource_keys``, ``metas``, ``specs``;
     models/eventlog.py) rather than the ``events`` view, whose joins a query planner cannot push through
-    a LEFT JOIN; ``compact=False`` is the SQL of migrations 0004-0005, over the old ``events`` table."""
-    sql = _Sql(dialect)
+    a LEFT JOIN; ``compact=False`` is the SQL of migrations 0004-0005, over the old ``events`` table.
+    ``legacy``: the compact log of migrations 0006-0007 (text timestamps on SQLite, ``created`` in ``metas``)."""
+    sql = _Sql(dialect, legacy)
     where = _compact if compact else _plain
     typed = [f"{_source(c, sql, 'b', view.joins, where)} AS {c.name}" for c in view.columns]
     kinds = [view.kind, *view.joins.values()]
@@ -530,18 +547,21 @@ def history_sql(view: View, dialect: str, compact: bool = True) -> str:
                  f"LEFT JOIN metas j_{a}_m ON j_{a}_m.meta_id = j_{a}.meta_id\n"
                  f"LEFT JOIN specs j_{a}_s ON j_{a}_s.spec_id = j_{a}.spec_id" for a in view.joins]
         namespace = f"{_literal(catalog.by_name(view.kind).namespace)} AS namespace"
-        meta_of = "b_m"
+        observed = sql.stamp("p.observed_at")
+        created = sql.stamp("b_m.created" if legacy else "b.created")
+        updated, labels = sql.stamp("b.updated"), "b_m.labels"
     else:
         log = "events p"
         listed = ["JOIN events b ON b.revision = v.r_b AND b.id = v.id"]
         joins = [f"LEFT JOIN events j_{a} ON j_{a}.revision = v.r_{a} AND j_{a}.event <> 'destroyed'"
                  for a in view.joins]
-        namespace, meta_of = "b.namespace", "b"
+        namespace, observed = "b.namespace", "p.observed_at"
+        created, updated, labels = "b.created", "b.updated", "b.labels"
     # Window functions stay in the CTEs over the log's narrow columns; the outer SELECT is a plain join, so a
     # query over the view can skip the typed columns it does not read.
     return "\n".join([
         "WITH points AS (",
-        f"  SELECT {key}.id, p.revision, p.observed_at, p.event,",
+        f"  SELECT {key}.id, p.revision, {observed} AS observed_at, p.event,",
         f"    {last}",
         f"  FROM {log} WHERE {points}",
         *([window] if window else []),
@@ -558,7 +578,7 @@ def history_sql(view: View, dialect: str, compact: bool = True) -> str:
         "  " + sql.epoch_ms("v.observed_at") + " AS observed_ms,",
         "  " + sql.day_of("v.observed_at") + " AS observed_day,",
         "  v.observed_at AS valid_from, v.valid_to, v.next_revision,",
-        f"  {meta_of}.created, b.updated, {meta_of}.phase, {meta_of}.labels,",
+        f"  {created} AS created, {updated} AS updated, {'b_m' if compact else 'b'}.phase, {labels} AS labels,",
         "  " + ",\n  ".join(typed),
         "FROM v",
         *listed,
@@ -617,13 +637,13 @@ def daily_fleet_sql(dialect: str) -> str:
         for subject, dimension, sql in parts)
 
 
-def statements(dialect: str, compact: bool = True) -> list[str]:
+def statements(dialect: str, compact: bool = True, legacy: bool = False) -> list[str]:
     """``CREATE VIEW`` statements for every reporting view, in dependency order (``compact=False``: over
-    the ``events`` table of migrations 0001-0005)."""
-    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect).calendar('event_log' if compact else 'events')}"]
+    the ``events`` table of migrations 0001-0005; ``legacy``: over the compact log of migrations 0006-0007)."""
+    out = [f"CREATE VIEW calendar AS\n{_Sql(dialect, legacy).calendar('event_log' if compact else 'events')}"]
     for view in VIEWS:
         out.append(f"CREATE VIEW {view.current} AS\n{current_sql(view, dialect)}")
-        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect, compact)}")
+        out.append(f"CREATE VIEW {view.history} AS\n{history_sql(view, dialect, compact, legacy)}")
     out.append(f"CREATE VIEW daily_fleet AS\n{daily_fleet_sql(dialect)}")
     return out
 

@@ -23,7 +23,9 @@ above the previous horizon and is visited. The CLI walks the whole log (an inter
 than one event per resource below the horizon; a full walk removes them too).
 
 After the walk, the content-addressed rows no remaining event refers to go too (models/eventlog.py): resource keys,
-metas and specs no ``event_log`` row names, then blobs no spec names and no other blob uses as its base. On PostgreSQL each of those
+metas and specs no ``event_log`` row names, then blobs no spec names and no other blob uses as its base.
+``event_log`` has no index on ``meta_id`` or ``spec_id`` (it would cost more per event than the rest of
+the row): unused metas and specs are found by one scan of the log per pass that deleted events. On PostgreSQL each of those
 transactions first locks those tables against the writer's inserts (SHARE ROW EXCLUSIVE), so a row the
 writer is about to reuse is either still there or re-inserted by it; SQLite has one writer at a time.
 """
@@ -58,7 +60,8 @@ _DESTROYS = sa.text("""
 DELETE FROM event_log WHERE revision >= :low AND revision < :high AND revision < :horizon AND event = 'destroyed'
 """)
 # Content-addressed rows nothing refers to any more, one id range (or digest prefix) per transaction.
-_INTERNED = ("resource_keys", "key_id"), ("metas", "meta_id"), ("specs", "spec_id")
+_KEYS = ("resource_keys", "key_id")  # event_log's (key_id, revision) index answers "still used"
+_SCANNED = ("metas", "meta_id"), ("specs", "spec_id")  # no index: one scan finds the candidates
 _BLOB_REFERENCES = {
     "sqlite": "SELECT j.value FROM specs s, json_each(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
     "postgresql": "SELECT j.value FROM specs s, jsonb_each_text(s.spec_blobs) j WHERE s.spec_blobs IS NOT NULL",
@@ -149,15 +152,32 @@ def collect_unused(engine: Engine, chunk: int = DEFAULT_CHUNK,
         if pg:
             conn.exec_driver_sql(_LOCK)
 
-    for table, column in _INTERNED:
+    table, column = _KEYS
+    with engine.connect() as conn:
+        top = int(conn.execute(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar())  # noqa: S608
+    unused = sa.text(f"DELETE FROM {table} WHERE {column} >= :low AND {column} < :high "  # noqa: S608
+                     f"AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.{column} = {table}.{column})")
+    for low in range(1, top + 1, chunk):
+        with _transaction(engine, turn) as conn:
+            locked(conn)
+            removed += conn.execute(unused, {"low": low, "high": low + chunk}).rowcount
+    for table, column in _SCANNED:
+        # Candidates: rows no event up to ``seen`` names, found by one scan without a write lock. Events at
+        # or below ``seen`` are only ever deleted (the writer appends above the head), so a candidate stays
+        # unused unless an event appended since names it: each delete checks those, a range of the
+        # primary key, in the transaction (PostgreSQL: under the lock that orders it with the writer's).
         with engine.connect() as conn:
-            top = int(conn.execute(sa.text(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")).scalar())  # noqa: S608
-        unused = sa.text(f"DELETE FROM {table} WHERE {column} >= :low AND {column} < :high "  # noqa: S608
-                         f"AND NOT EXISTS (SELECT 1 FROM event_log l WHERE l.{column} = {table}.{column})")
-        for low in range(1, top + 1, chunk):
+            seen = int(conn.execute(sa.text("SELECT COALESCE(MAX(revision), 0) FROM event_log")).scalar())
+            candidates = [int(row[0]) for row in conn.execute(sa.text(
+                f"SELECT {column} FROM {table} EXCEPT SELECT {column} FROM event_log"))]  # noqa: S608
+        gone = sa.text(f"DELETE FROM {table} WHERE {column} IN :ids AND {column} NOT IN "  # noqa: S608
+                       f"(SELECT l.{column} FROM event_log l WHERE l.revision > :seen)"
+                       ).bindparams(sa.bindparam("ids", expanding=True))
+        step = min(chunk, 1_000)  # bound parameters per statement
+        for start in range(0, len(candidates), step):
             with _transaction(engine, turn) as conn:
                 locked(conn)
-                removed += conn.execute(unused, {"low": low, "high": low + chunk}).rowcount
+                removed += conn.execute(gone, {"ids": candidates[start:start + step], "seen": seen}).rowcount
     # Blobs by first hex digit: 16 bounded transactions, each comparing against the states that name blobs.
     references = _BLOB_REFERENCES[engine.dialect.name]
     for prefix in _HEX:

@@ -392,11 +392,11 @@ def daily_fleet_sql() -> str:
         for subject, dimension, keep in parts)
 
 
-def view_statements(dialect: str) -> list[str]:
+def view_statements(dialect: str, legacy: bool = False) -> list[str]:
     """``report_calendar`` (``calendar`` reaching back to the rollup's first day) and ``daily_fleet`` over the
-    rollup; ``daily_fleet`` must be dropped first."""
+    rollup; ``daily_fleet`` must be dropped first. ``legacy``: see ``reporting.statements``."""
     also = "SELECT MIN(day) FROM daily_counts"
-    return [f"CREATE VIEW report_calendar AS\n{_Sql(dialect).calendar(also_from=also)}",
+    return [f"CREATE VIEW report_calendar AS\n{_Sql(dialect, legacy).calendar(also_from=also)}",
             f"CREATE VIEW daily_fleet AS\n{daily_fleet_sql()}"]
 
 

@@ -326,8 +326,9 @@ def _fold(conn: Connection, view: reporting.View, state_rule: StateRule, query: 
 
 
 def _first_seen(conn: Connection, revisions: list[int]) -> dict[int, datetime | None]:
-    found = conn.execute(sa.text("SELECT revision, observed_at FROM event_log WHERE revision IN :revisions")
-                         .bindparams(sa.bindparam("revisions", expanding=True)), {"revisions": revisions}).all()
+    # Through the table's columns: observed_at is a LogTime (integer microseconds on SQLite).
+    found = conn.execute(sa.select(event_log.c.revision, event_log.c.observed_at)
+                         .where(event_log.c.revision.in_(revisions))).all()
     return {int(revision): _time(at) for revision, at in found}
 
 

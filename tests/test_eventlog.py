@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -25,6 +26,7 @@ from models import eventlog, history, migrate, rebuild, reporting, retention
 from models.db import create_engine
 from models.schema import (
     blobs,
+    event_log,
     kind_revisions,
     meta,
     metas,
@@ -202,7 +204,8 @@ def test_prune_collects_unused_rows_and_the_writer_brings_back_what_it_reuses(db
         retention.prune(model.engine, horizon)
         assert _states(db_url, horizon) == before
         assert _count(model.engine, blobs) == 2  # texts 2 and 3 went; 1 (m2's, and 4's base) and 4 stay
-        assert _count(model.engine, specs) == 2 and _count(model.engine, metas) == 2
+        # one meta: m1 and m2 differ only by their creation time, which the log row holds
+        assert _count(model.engine, specs) == 2 and _count(model.engine, metas) == 1
         with model.engine.connect() as conn:
             assert conn.execute(sa.select(resource_keys.c.id).order_by(resource_keys.c.id)).scalars().all() == [
                 "m1", "m2"]
@@ -211,5 +214,41 @@ def test_prune_collects_unused_rows_and_the_writer_brings_back_what_it_reuses(db
         with model.engine.connect() as conn:
             assert list(rebuild.differences(conn, rebuild.expected(conn))) == []
             assert history.resource_at(conn, "default", config(2).type, "m1", model.revision).spec == config(2).spec
+    finally:
+        model.close()
+
+
+def test_collect_unused_keeps_a_spec_an_event_appended_after_its_scan_names(db_url: str) -> None:
+    """event_log has no spec_id index: unused specs are found by one scan, then each delete re-checks the
+    events appended since. An event logged between the scan and the delete keeps its spec."""
+    model = WriterModel(db_url)
+    try:
+        def config(n: int):
+            return resource("RedactedClusterMachineConfig", "m1", {"data": f"version: {n}\n"})
+
+        model.apply([config(1)])
+        second = model.apply([config(2)])
+        model.apply([config(3)])
+        with model.engine.begin() as conn:  # version 2's event goes: its spec is unused now
+            conn.execute(sa.delete(event_log).where(event_log.c.revision == second))
+        transactions = []
+
+        def turn():
+            transactions.append(len(transactions))
+            if len(transactions) == 2:  # 1: the keys; 2: the first spec delete, after the scan
+                model.apply([config(2)])  # the writer logs version 2 again, naming the candidate
+            return nullcontext()
+
+        assert _count(model.engine, specs) == 3
+        retention.collect_unused(model.engine, chunk=1_000_000, turn=turn)
+        assert _count(model.engine, specs) == 3
+        with model.engine.connect() as conn:
+            assert list(rebuild.differences(conn, rebuild.expected(conn))) == []
+            assert history.resource_at(conn, "default", config(2).type, "m1", model.revision).spec == config(2).spec
+        # Without the late event, the spec goes.
+        with model.engine.begin() as conn:
+            conn.execute(sa.delete(event_log).where(event_log.c.revision == model.revision))
+        retention.collect_unused(model.engine)
+        assert _count(model.engine, specs) == 2
     finally:
         model.close()

@@ -125,3 +125,66 @@ def test_database_url_redaction_and_driver() -> None:
     assert "s3cret" not in redacted("postgresql://user:s3cret@db/x")
     assert database_url("postgresql://user@db/x").drivername == "postgresql+psycopg"
     assert database_url("sqlite:///a.db").drivername == "sqlite"
+
+
+def test_0008_keeps_the_log_and_its_times(db_url: str) -> None:
+    """A log written at 0007 (SQLite timestamps as text, as that code wrote them) reads the same through
+    the events view and the history views after 0008 (created in event_log, metas equal but for it merged,
+    integer microseconds on SQLite, meta_id / spec_id indexes gone) and again after its downgrade."""
+    engine = create_engine(db_url)
+    pg = engine.dialect.name == "postgresql"
+    times = ["2024-02-29 23:59:59.000001", "1969-12-31 23:59:59.999999", "2026-12-04 00:00:00.500000"]
+
+    def stamp(text: str | None) -> str | None:
+        return None if text is None or not pg else text + "+00:00"
+
+    try:
+        migrate.upgrade(engine, "0007")
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO resource_keys (key_id, namespace, type, id) VALUES "
+                                       "(1, 'default', 'Machines.omni.sidero.dev', 'm1')"))
+            for meta_id, created in ((1, times[1]), (2, None)):
+                connection.execute(sa.text(
+                    "INSERT INTO metas (meta_id, digest, phase, owner, created, labels, annotations, finalizers) "
+                    "VALUES (:id, :digest, 'running', '', :created, '{}', '{}', '[]')"),
+                    {"id": meta_id, "digest": bytes([meta_id]) * 16, "created": stamp(created) if pg else created})
+            connection.execute(sa.text("INSERT INTO specs (spec_id, digest, spec) VALUES (1, :d, :spec)"),
+                               {"d": b"s" * 16, "spec": '{"connected": true}'})
+            for revision, (meta_id, event, updated, observed) in enumerate(
+                    [(1, "created", times[1], times[0]), (2, "updated", None, times[2])], start=1):
+                connection.execute(sa.text(
+                    "INSERT INTO event_log (revision, key_id, meta_id, spec_id, event, version, updated, observed_at) "
+                    "VALUES (:revision, 1, :meta_id, 1, :event, :revision, :updated, :observed)"),
+                    {"revision": revision, "meta_id": meta_id, "event": event,
+                     "updated": stamp(updated) if pg else updated, "observed": stamp(observed) if pg else observed})
+
+        def read() -> list[tuple]:
+            with engine.connect() as connection:
+                return [tuple(row) for row in connection.execute(sa.text(
+                    "SELECT e.revision, e.created, e.updated, e.observed_at, h.valid_from, h.valid_to, h.created, "
+                    "h.updated, h.observed_ms FROM events e JOIN history_machines h ON h.revision = e.revision "
+                    "ORDER BY e.revision"))]
+
+        before = read()
+        assert len(before) == 2
+        if not pg:
+            assert [row[3] for row in before] == [times[0], times[2]] and before[0][1] == times[1]
+        migrate.upgrade(engine)
+        assert read() == before
+        with engine.connect() as connection:  # the two metas differed only by created: one is left
+            assert connection.execute(sa.text("SELECT meta_id FROM metas")).scalars().all() == [1]
+        indexes = {index["name"] for index in sa.inspect(engine).get_indexes("event_log")}
+        assert indexes == {"ix_event_log_key_id_revision", "ix_event_log_observed_at"}
+        with engine.connect() as connection:
+            if not pg:
+                raw = connection.execute(sa.text("SELECT typeof(observed_at), observed_at FROM event_log "
+                                                 "ORDER BY revision")).all()
+                assert [tuple(row) for row in raw] == [("integer", 1709251199000001), ("integer", 1796342400500000)]
+            assert connection.execute(sa.text("SELECT schema_version FROM meta")).scalar_one() == SCHEMA_VERSION
+        migrate.downgrade(engine, "0007")
+        assert read() == before
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT COUNT(*) FROM metas")).scalar_one() == 2
+        assert "ix_event_log_meta_id" in {index["name"] for index in sa.inspect(engine).get_indexes("event_log")}
+    finally:
+        engine.dispose()

@@ -43,7 +43,7 @@ def _drop_views() -> None:
 
 
 def _create_reporting_views(dialect: str, compact: bool) -> None:
-    for statement in reporting.statements(dialect, compact):
+    for statement in reporting.statements(dialect, compact, legacy=True):  # 0008 makes them integers
         op.execute(sa.text(statement))
 
 
@@ -106,7 +106,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_event_log_meta_id"), "event_log", ["meta_id"])
     op.create_index(op.f("ix_event_log_spec_id"), "event_log", ["spec_id"])
 
-    appender = eventlog.Appender(bind.dialect)
+    appender = eventlog.Appender(bind.dialect, legacy=True)  # text timestamps until 0008
     cursor = bind.connection.cursor()
     columns = ", ".join(EVENT_COLUMNS)
     low = -1
@@ -120,7 +120,7 @@ def upgrade() -> None:
     op.drop_index("ix_events_observed_at", table_name="events")
     op.drop_index("ix_events_namespace_type_id_revision", table_name="events")
     op.drop_table("events")
-    op.execute(sa.text(eventlog.events_view_sql()))
+    op.execute(sa.text(eventlog.events_view_sql(bind.dialect.name, legacy=True)))
     _create_reporting_views(bind.dialect.name, compact=True)
     op.execute(sa.text("UPDATE meta SET schema_version = 4 WHERE singleton = 1"))
 

@@ -56,7 +56,7 @@ def upgrade() -> None:
     bind.execute(sa.text("INSERT INTO rollup_progress (singleton, revision) VALUES (1, 0)"))
     rollup.fold(bind)
     op.execute(sa.text("DROP VIEW IF EXISTS daily_fleet"))
-    for statement in rollup.view_statements(bind.dialect.name):
+    for statement in rollup.view_statements(bind.dialect.name, legacy=True):  # text until 0008
         op.execute(sa.text(statement))
     op.execute(sa.text("UPDATE meta SET schema_version = 5 WHERE singleton = 1"))
 

@@ -267,3 +267,31 @@ def test_a_database_error_inside_a_projection_fails_the_batch_not_the_document(e
     assert rows(engine, "SELECT id FROM resources") == []
     assert rows(engine, "SELECT head_revision FROM meta") == [(0,)]
     w.close()
+
+
+def test_bulk_paths_labels_and_prefetched_joins(engine) -> None:
+    """A bootstrap's bulk paths: label rows (COPY on PostgreSQL) keep awkward values intact, and documents
+    whose joined or embedding rows were committed by earlier batches (read many per statement) are the
+    documents the projections render from the whole state."""
+    from models import projections
+    from watcher.documents import load_projections
+
+    w = new_writer(engine, load_projections())
+    awkward = {"tab": "a\tb", "newline": "a\nb", "backslash": "a\\N\\b", "quote": "it's \"q\"", "utf": "ü\u2028"}
+    statuses = [res(STATUSES, f"m{i}", 1, labels=dict(awkward, n=str(i)),
+                    spec={"network": {"hostname": f"host-{i}"}, "talos_version": "v1.9.2"}) for i in range(30)]
+    machines = [res(MACHINES, f"m{i}", 1, spec={"management_address": f"fd00::{i}", "connected": True})
+                for i in range(40)]
+    w.apply([Change(STATUSES, s, False, None, False) for s in statuses[:20]])
+    w.apply([Change(MACHINES, m, False, None, False) for m in machines])  # joins committed statuses
+    w.apply([Change(STATUSES, s, False, None, False) for s in statuses[20:]])  # re-renders committed machines
+
+    labels = rows(engine, "SELECT id, key, value FROM resource_labels WHERE type = 'MachineStatuses.omni.sidero.dev'")
+    assert sorted(labels) == sorted((f"m{i}", k, v) for i in range(30) for k, v in dict(awkward, n=str(i)).items())
+    state = {r.key: r.stored() for r in statuses + machines}
+    lookup = lambda namespace, type_, id_: state.get((namespace, type_, id_))  # noqa: E731
+    stored = dict(rows(engine, "SELECT id, document FROM resources WHERE type = 'Machines.omni.sidero.dev'"))
+    assert len(stored) == 40
+    for m in machines:
+        assert stored[m.id] == projections.render(state[m.key], lookup), m.id
+    assert '"hostname":"host-25"' in stored["m25"] and "hostname" not in stored["m35"]

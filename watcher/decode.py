@@ -1,6 +1,7 @@
 """Wire resources (``cosi.resource.Resource``) to the read model's shape, once per event.
 
-The decoded spec is ``json_format.MessageToDict(msg, preserving_proto_field_name=True)``. For kinds with
+The decoded spec is ``json_format.MessageToDict(msg, preserving_proto_field_name=True)`` (computed by
+``watcher/spec_json.py``, which returns the same dict faster). For kinds with
 compressed fields the plain sibling gets the text and the compressed bytes are dropped: the text comes
 from ``compressed_*`` through a user-supplied zstd dictionary when one is given, else from ``yaml_spec``
 where Omni renders it decompressed (omni-wire.md §5.1, §8). Anything that cannot be decoded raises
@@ -14,12 +15,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
-from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from models.catalog import Kind
 from models.resource import StoredResource
 from omni_client.wire import resource_pb2, specs_pb2
+from watcher import spec_json
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_NAIVE = datetime(1970, 1, 1)
@@ -161,6 +162,7 @@ class Decoder:
         if message is None:
             raise ValueError(f"no spec message specs.{kind.spec} for {kind.type}")
         self._parse = message.FromString
+        self._to_dict = spec_json.converter(message.DESCRIPTOR)  # MessageToDict's output, faster
         self._compressed = dict(kind.compressed)
         self._zstd = zstd
 
@@ -180,7 +182,7 @@ class Decoder:
         if self._compressed:
             self._inflate(spec, res.spec.yaml_spec)
         try:
-            spec_dict = json_format.MessageToDict(spec, preserving_proto_field_name=True)
+            spec_dict = self._to_dict(spec)
         except (ValueError, TypeError) as exc:  # e.g. an out-of-range Timestamp
             raise PoisonError(f"spec cannot be rendered as JSON: {exc}") from None
         return Decoded(

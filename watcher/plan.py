@@ -45,6 +45,7 @@ class Committed(Protocol):
     def stream(self, key: StreamKey) -> StreamState: ...
     def guarded(self, function: Callable[..., Any]) -> Callable[..., Any]: ...
     def read_resource(self, cur: Any, key: Key) -> StoredResource | None: ...
+    def read_resources(self, cur: Any, keys: Any) -> dict[Key, StoredResource | None]: ...
 
 
 class Plan:
@@ -253,13 +254,28 @@ class Plan:
 
         render = self.w.guarded(projections.render)
         dependents_of = self.w.guarded(projections.dependents)
+        joins_of = self.w.guarded(projections.joins)
+        # What the documents will read from committed rows, fetched in a few statements: the resources
+        # their documents join and the ones whose documents embed them (both same id), unless in this batch.
+        wanted = []
+        embedding: dict[Key, list[Key]] = {}
+        for key, res in self.final.items():
+            current = stored[key] = None if res is None else res.stored()
+            trigger = current if current is not None else self.destroyed_states[key].stored()
+            for namespace, type_ in joins_of(key[1]) or ():
+                wanted.append((namespace, type_, key[2]))
+            deps = embedding[key] = dependents_of(trigger) or []
+            for dep in deps:
+                wanted.append(dep)
+                for namespace, type_ in joins_of(dep[1]) or ():
+                    wanted.append((namespace, type_, dep[2]))
+        stored.update(self.w.read_resources(self.cur, [k for k in wanted if k not in self.final]))
         dependents: dict[Key, int] = {}
         for key in self.final:
-            current = lookup(*key)
+            current = stored[key]
             if current is not None:
                 self.documents[key] = render(current, lookup)
-            trigger = current if current is not None else self.destroyed_states[key].stored()
-            for dep in dependents_of(trigger) or ():
+            for dep in embedding[key]:
                 if dep not in self.final:
                     dependents[dep] = max(dependents.get(dep, 0), self.revision_of[key])
                 else:  # changed in this batch too: its row takes the later of the two revisions

@@ -225,7 +225,7 @@ class Writer:
         if plan.upserts:
             cur.executemany(sql.upsert_resource.sql, plan.upserts)
         if plan.label_inserts:
-            cur.executemany(sql.insert_label.sql, plan.label_inserts)
+            self._insert_labels(cur, plan.label_inserts)
         if plan.document_updates:
             cur.executemany(sql.update_document.sql, plan.document_updates)
         if plan.kind_revisions:
@@ -235,6 +235,16 @@ class Writer:
             cur.executemany(sql.insert_poison.sql, plan.poison)
         if plan.streams:
             cur.executemany(sql.upsert_stream.sql, [self._stream_row(s) for s in plan.streams.values()])
+
+    def _insert_labels(self, cur, rows: list[tuple]) -> None:
+        if self.sqlite:
+            cur.executemany(self.sql.insert_label.sql, rows)
+            return
+        # A bootstrap batch inserts thousands of label rows: COPY streams them in one statement. Same
+        # semantics as the plain INSERTs (the batch deleted the rows it replaces first).
+        with cur.copy(self.sql.copy_labels) as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def _stream_row(self, state: StreamState) -> tuple:
         sql = self.sql
@@ -291,3 +301,22 @@ class Writer:
         cur.execute(self.sql.select_resource.sql, key)
         row = cur.fetchone()
         return None if row is None else stored_from_row(row)
+
+    def read_resources(self, cur, keys: Iterable[Key], chunk: int = 500) -> dict[Key, StoredResource | None]:
+        """The stored rows of ``keys`` (None for a key not stored), a few hundred ids per statement: a
+        bootstrap batch renders thousands of documents whose joined rows were committed earlier."""
+        by_kind: dict[tuple[str, str], list[str]] = {}
+        for namespace, type_, id_ in set(keys):
+            by_kind.setdefault((namespace, type_), []).append(id_)
+        found: dict[Key, StoredResource | None] = {}
+        mark = self.sql.mark
+        for (namespace, type_), ids in by_kind.items():
+            for start in range(0, len(ids), chunk):
+                part = ids[start:start + chunk]
+                for id_ in part:
+                    found[(namespace, type_, id_)] = None
+                cur.execute(self.sql.select_resources_of.format(mark=mark, marks=", ".join([mark] * len(part))),
+                            (namespace, type_, *part))
+                for row in cur.fetchall():
+                    found[(row[0], row[1], row[2])] = stored_from_row(row)
+        return found

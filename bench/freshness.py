@@ -35,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -104,13 +105,14 @@ def _measure(backend: str, db_url: str) -> list[Result]:
         watcher = bare = api = None
         engine = create_engine(db_url)
         try:
-            watcher = Watcher(workdir, db_url, simulator, "--migrate", *WATCH_ARGS)
+            metrics_port = _free_port()
+            watcher = Watcher(workdir, db_url, simulator, "--migrate", "--metrics-port", str(metrics_port), *WATCH_ARGS)
             watcher.wait_for("all streams bootstrapped")
             api = ApiServer(db_url)
             paths = api.load_paths()
             bare = BareClient(simulator)
             for rate in RATES:
-                results.append(_one_rate(backend, rate, simulator, api, paths, bare, engine))
+                results.append(_one_rate(backend, rate, simulator, api, paths, bare, engine, metrics_port))
         finally:
             engine.dispose()
             if bare is not None:
@@ -124,9 +126,11 @@ def _measure(backend: str, db_url: str) -> list[Result]:
 
 
 def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, paths: list[str],
-              bare: BareClient, engine: sa.Engine) -> Result:
+              bare: BareClient, engine: sa.Engine, metrics_port: int) -> Result:
     simulator.control("POST", f"/churn?rate={rate}")
     time.sleep(2)  # let the rate settle
+    batches_before = _batches(metrics_port)
+    position = simulator.control("GET", "/state")["revision"]
     probe = Probe(api.port)
     first = probe.head() + 1
     load = subprocess.Popen([sys.executable, "-m", "bench._api_load", api.base, str(LOAD_RATE), str(SECONDS),
@@ -136,6 +140,8 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
     time.sleep(SECONDS)
     elapsed = time.monotonic() - started
     last = probe.heads[-1][0]  # the last head answered within the window
+    produced = simulator.control("GET", "/state")["revision"] - position
+    batches = [after - before for after, before in zip(_batches(metrics_port), batches_before, strict=True)]
     simulator.control("POST", "/churn?rate=0")
     time.sleep(1)  # the tail of the window becomes visible too
     probe.stop()
@@ -158,7 +164,9 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
     return Result(
         f"{backend} commit-to-API-visible p99 at {rate:,.0f} events/s", p99, "ms", _pct(floor, 0.99),
         "ms (commit -> bare gRPC client)", f"<= {target:.0f} ms", p99 <= target,
-        f"{len(latencies):,} events, {len(events) / elapsed:,.0f} events/s achieved; p50 {_pct(latencies, 0.5):.1f} ms, "
+        f"{len(latencies):,} events, simulator {produced / elapsed:,.0f} events/s, watcher "
+        f"{len(events) / elapsed:,.0f} events/s; {batches[1]:,.0f} batches of {batches[0] / max(1, batches[1]):,.1f} "
+        f"items, {batches[2] / max(1, batches[1]) * 1000:.1f} ms each; p50 {_pct(latencies, 0.5):.1f} ms, "
         f"max {_pct(latencies, 1.0):.1f} ms; watcher+API-added p99 {_pct(added, 0.99):.1f} ms; API load "
         f"{load_stats['rate']:,.0f} req/s (p50 {load_stats['p50_ms']:.1f} ms, p99 {load_stats['p99_ms']:.1f} ms, "
         f"{load_stats['errors']} errors); probe {probe.answers:,} answers")
@@ -179,13 +187,31 @@ def _events(engine: sa.Engine, first: int, last: int) -> list[tuple[int, Key | N
     return out
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _batches(port: int) -> tuple[float, float, float]:
+    """The watcher's (items, batches, seconds) committed so far, from its Prometheus histograms."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:  # noqa: S310
+        text = response.read().decode()
+    values = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("omni_readmodel_watcher_batch_items_sum", "omni_readmodel_watcher_batch_items_count",
+                    "omni_readmodel_watcher_batch_seconds_sum"):
+            values[name] = float(value)
+    return (values["omni_readmodel_watcher_batch_items_sum"], values["omni_readmodel_watcher_batch_items_count"],
+            values["omni_readmodel_watcher_batch_seconds_sum"])
+
+
 class ApiServer:
     """``omni-readmodel serve`` (1 worker) on a free port."""
 
     def __init__(self, db_url: str) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         command = [sys.executable, "-m", "omni_readmodel", "--log-level", "WARNING", "serve", "--database-url",
                    db_url, "--port", str(self.port), "--workers", "1"]

@@ -54,6 +54,11 @@ class WatchConfig:
     bootstrap_latency: float = 0.250
     # Live: commit once the stream of events pauses this long (a burst still lands in one batch).
     batch_quiet: float = 0.003
+    # Live: the batch window follows the cost of a commit (``commit_factor`` times its recent average,
+    # between ``batch_quiet`` and ``batch_latency``). Waiting much longer than a commit takes amortises
+    # little and only adds latency; under a burst commits grow with their batches, so the window (and
+    # the next batch) grows too, up to ``batch_latency``. 0 keeps the fixed ``batch_latency`` window.
+    commit_factor: float = 2.0
     inbox_items: int = 10_000
     poll_interval: float = 60.0
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
@@ -99,6 +104,7 @@ class Watcher:
         self.events_applied = 0
         self.inbox = Inbox(config.inbox_items)
         self._stop = threading.Event()
+        self._commit_seconds = 0.0  # moving average of live commits, for the batch window
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -195,7 +201,7 @@ class Watcher:
                 if self._bootstrapping():
                     latency, quiet = cfg.bootstrap_latency, 0.0
                 else:
-                    latency, quiet = cfg.batch_latency, cfg.batch_quiet
+                    latency, quiet = self._live_window(), cfg.batch_quiet
                 take = asyncio.ensure_future(self.inbox.take(cfg.batch_items, latency, 0.25, quiet))
                 await asyncio.wait([take, wake], return_when=asyncio.FIRST_COMPLETED)
                 if not take.done():
@@ -275,9 +281,18 @@ class Watcher:
                                                    f"database refused it: {exc}"[:2000], None, item.bookmark)])
             self._committed(result)
 
+    def _live_window(self) -> float:
+        """How long a live batch may gather after its first item (see ``WatchConfig.commit_factor``)."""
+        cfg = self.config
+        if cfg.commit_factor <= 0:
+            return cfg.batch_latency
+        return min(cfg.batch_latency, max(cfg.batch_quiet, cfg.commit_factor * self._commit_seconds))
+
     def _committed(self, result: BatchResult | None) -> None:
         if result is None:
             return
+        # Weight 1/4: one slow commit (a checkpoint, a pruner turn) moves the window, but not all the way.
+        self._commit_seconds += (result.seconds - self._commit_seconds) / 4
         self.events_applied += result.events
         if self.on_commit is not None:
             self.on_commit(result)

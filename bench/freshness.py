@@ -20,7 +20,8 @@ Baseline, in the same run: a bare gRPC client (threads, no decoding, no database
 the same simulator records commit -> received for the same events: the floor the simulator and the
 transport impose on this (shared, loaded) machine.
 Run: ``python -m bench freshness`` (``--quick`` for a smoke run; sizes: ``BENCH_FRESH_MACHINES``,
-``BENCH_FRESH_SECONDS``, ``BENCH_FRESH_LOAD_RATE``, ``BENCH_FRESH_RATES`` as ``500,2000``).
+``BENCH_FRESH_SECONDS``, ``BENCH_FRESH_LOAD_RATE``, ``BENCH_FRESH_RATES`` as ``500,2000``; ``BENCH_FRESH_DATABASES``
+as ``sqlite,postgresql``; ``BENCH_FRESH_WATCH_ARGS`` adds ``watch`` flags, e.g. to compare batching settings).
 """
 
 from __future__ import annotations
@@ -63,7 +64,10 @@ Key = tuple[str, str, int]  # (type, id, version)
 
 def run() -> list[Result]:
     results: list[Result] = []
+    wanted = os.environ.get("BENCH_FRESH_DATABASES", "sqlite,postgresql").lower().split(",")
     for backend, database in (("SQLite", _sqlite), ("PostgreSQL", _postgres)):
+        if backend.lower() not in wanted:
+            continue
         with database() as url:
             if url is None:
                 results.append(Result(f"{backend} freshness", 0, "ms", note=f"skipped: set {PG_ENVS[0]}"))

@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="live: a batch gathers for FACTOR times the recent average commit time, between "
                         "--batch-quiet-ms and --batch-latency-ms, so batches grow with bursts and stay small "
                         "when quiet; 0 always waits up to --batch-latency-ms (default 2)")
+    tuning.add_argument("--writer-thread", choices=("auto", "on", "off"), default="auto",
+                        help="apply batches on a thread while the streams go on reading: 'auto' on PostgreSQL "
+                        "(a batch mostly waits on round trips), not on SQLite (default auto)")
     tuning.add_argument("--pg-synchronous-commit", choices=("on", "off"), default="on",
                         help="PostgreSQL: 'off' does not wait for the WAL flush at each commit (lower latency "
                         "under load). A server crash may then lose the last moments of commits: the watcher "
@@ -177,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
         batch_latency=args.batch_latency_ms / 1000.0,
         batch_quiet=args.batch_quiet_ms / 1000.0,
         commit_factor=args.batch_window_factor,
+        writer_thread={"auto": None, "on": True, "off": False}[args.writer_thread],
         poll_interval=args.poll_interval,
         backoff=BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max),
         lock_check_interval=args.lock_check_interval,

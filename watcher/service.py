@@ -1,10 +1,13 @@
 """The watcher process: writer lock, then the streams, polls and the batching writer on one event loop.
 
 One thread: the streams and polls are grpc.aio tasks (half the CPU per message of a thread per stream),
-and the writer is a task too, which applies each batch synchronously (see watcher/inbox.py for why not a
-writer thread). They meet in the Inbox, which bounds memory and batches: the writer takes the first item
-plus whatever arrives within the batch latency of it, up to the batch size, and applies that in one
-transaction. Stop (SIGTERM/SIGINT) cancels the streams, commits everything already queued, returns 0.
+and the writer is a task too, which on SQLite applies each batch synchronously (see watcher/inbox.py for
+why not a writer thread there); on PostgreSQL, where a batch mostly waits on round trips with the GIL
+released, it hands the batch to one writer thread and the streams go on reading meanwhile. They meet in
+the Inbox, which bounds memory and batches: the writer takes the first item plus whatever arrives within
+the batch window of it (which follows the commit cost: ``WatchConfig.commit_factor``), up to the batch
+size, and applies that in one transaction. Stop (SIGTERM/SIGINT) cancels the streams, commits everything
+already queued, returns 0.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -68,6 +72,10 @@ class WatchConfig:
     tty: bool = False
     retention: timedelta | None = None  # keep this much history; older is pruned while ingesting
     retention_every: float = DEFAULT_EVERY
+    # Apply batches on a writer thread while the loop keeps reading the streams. None: on PostgreSQL only,
+    # where a batch mostly waits on server round trips (the driver releases the GIL meanwhile); on SQLite
+    # a second busy thread slows the row steps down (watcher/inbox.py), so it applies on the loop.
+    writer_thread: bool | None = None
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -105,6 +113,7 @@ class Watcher:
         self.inbox = Inbox(config.inbox_items)
         self._stop = threading.Event()
         self._commit_seconds = 0.0  # moving average of live commits, for the batch window
+        self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -166,6 +175,11 @@ class Watcher:
             return EXIT_OK
         channel = self.channel_factory()
         tasks = self._start_producers(channel)
+        threaded = self.config.writer_thread
+        if threaded is None:
+            threaded = self.engine.dialect.name == "postgresql"
+        # One thread: the writer's connection and state are only ever used by one thread at a time.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="writer") if threaded else None
         try:
             return await self._write_until_stopped(lock, tasks)
         finally:
@@ -173,6 +187,9 @@ class Watcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await channel.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def _start_producers(self, channel: grpc.aio.Channel) -> list[asyncio.Task]:
         stub = state_pb2_grpc.StateStub(channel)
@@ -243,7 +260,7 @@ class Watcher:
                     self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
                 if self.pruner is not None:
                     self.pruner.wait_turn()  # a retention chunk under way commits first (watcher/pruner.py)
-                result = self.writer.apply(batch)
+                result = await self._apply(batch)
                 break
             except FencedError:
                 raise
@@ -260,6 +277,12 @@ class Watcher:
                 log.warning("commit failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
         self._committed(result)
+
+    async def _apply(self, batch: list[Item]) -> BatchResult | None:
+        """``writer.apply`` on the writer thread (the streams go on reading meanwhile), or on the loop."""
+        if self._executor is None:
+            return self.writer.apply(batch)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.writer.apply, batch)
 
     async def _commit_one_by_one(self, batch: list[Item]) -> None:
         """The database refused the batch's data: apply its items alone, recording any item it refuses

@@ -14,7 +14,9 @@ includes the API's own head cache (``serve --head-cache-ms``, 5 ms). After the r
 measured revision range are read from the database for their (type, id, version) and ``updated``, which
 the simulator stamps with its commit time: latency = visible - updated, for created/updated events of
 watched kinds (as bench/watcher_churn.py, which polls the SQLite file directly instead). The probe adds
-up to its 2 ms interval plus one round trip. Same host, same clock.
+up to its 2 ms interval plus one round trip. Same host, same clock. Only events visible by the end of the
+window count: when the watcher falls behind (the note's applied rate below the simulator's), the p99 is
+a lower bound on a growing backlog.
 
 Baseline, in the same run: a bare gRPC client (threads, no decoding, no database) watching every kind of
 the same simulator records commit -> received for the same events: the floor the simulator and the
@@ -153,9 +155,13 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
     events = _events(engine, first, last)
     latencies: list[float] = []
     added: list[float] = []
+    unseen = 0
     for revision, key, stamp in events:
         seen = probe.visible_at(revision)
-        if key is None or seen is None:
+        if key is None:
+            continue
+        if seen is None:
+            unseen += 1
             continue
         latencies.append(max(0.0, seen - stamp))
         received = bare.received.get(key)
@@ -173,7 +179,8 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
         f"items, {batches[2] / max(1, batches[1]) * 1000:.1f} ms each; p50 {_pct(latencies, 0.5):.1f} ms, "
         f"max {_pct(latencies, 1.0):.1f} ms; watcher+API-added p99 {_pct(added, 0.99):.1f} ms; API load "
         f"{load_stats['rate']:,.0f} req/s (p50 {load_stats['p50_ms']:.1f} ms, p99 {load_stats['p99_ms']:.1f} ms, "
-        f"{load_stats['errors']} errors); probe {probe.answers:,} answers")
+        f"{load_stats['errors']} errors); probe {probe.answers:,} answers, "
+        f"{probe.errors} errors, {unseen} events never seen")
 
 
 def _events(engine: sa.Engine, first: int, last: int) -> list[tuple[int, Key | None, float]]:
@@ -271,6 +278,7 @@ class Probe:
         self._etag = ""
         self.heads: list[tuple[int, float]] = []  # (head, first answered at), ascending
         self.answers = 0
+        self.errors = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -294,7 +302,11 @@ class Probe:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.head()
+            try:
+                self.head()
+            except (OSError, http.client.HTTPException, RuntimeError):
+                self.errors += 1  # counted in the figure's note; the next answer still dates the heads
+                self._conn.close()
             time.sleep(PROBE)
 
     def stop(self) -> None:

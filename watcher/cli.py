@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from models import catalog, migrate, reports
 from models.catalog import Delivery, Kind
 from models.db import SchemaError, create_engine, redacted
@@ -58,6 +60,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
     tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
                         help="max wait after the first queued item before committing (default 20)")
+    tuning.add_argument("--batch-quiet-ms", type=float, default=3.0,
+                        help="live: commit once no event arrived for this long (default 3)")
+    tuning.add_argument("--batch-window-factor", type=float, default=2.0, metavar="FACTOR",
+                        help="live: a batch gathers for FACTOR times the recent average commit time, between "
+                        "--batch-quiet-ms and --batch-latency-ms, so batches grow with bursts and stay small "
+                        "when quiet; 0 always waits up to --batch-latency-ms (default 2)")
+    tuning.add_argument("--writer-thread", choices=("auto", "on", "off"), default="auto",
+                        help="apply batches on a thread while the streams go on reading: 'auto' on PostgreSQL "
+                        "(a batch mostly waits on round trips), not on SQLite (default auto)")
+    tuning.add_argument("--pg-synchronous-commit", choices=("on", "off"), default="on",
+                        help="PostgreSQL: 'off' does not wait for the WAL flush at each commit (lower latency "
+                        "under load). A server crash may then lose the last moments of commits: the watcher "
+                        "re-reads them from Omni (the bookmarks are in the same transactions), but readers "
+                        "may have seen revisions that get other events afterwards (default on)")
     tuning.add_argument("--backoff-initial", type=float, default=0.5, metavar="SECONDS",
                         help="first reconnect delay; doubles per failure (with jitter)")
     tuning.add_argument("--backoff-max", type=float, default=30.0, metavar="SECONDS", help="reconnect delay cap")
@@ -102,6 +118,20 @@ def _retention(text: str | None, every: float) -> timedelta | None:
     return keep
 
 
+def commit_without_flush(engine: sa.Engine, enabled: bool) -> None:
+    """``--pg-synchronous-commit off``: every connection of ``engine`` commits without waiting for its WAL
+    flush (PostgreSQL only; SQLite in WAL mode with synchronous=NORMAL already does not sync per commit)."""
+    if enabled and engine.dialect.name == "postgresql":
+        sa.event.listen(engine, "connect", _asynchronous_commit)
+
+
+def _asynchronous_commit(dbapi_connection, _record) -> None:
+    """``--pg-synchronous-commit off``: this session's commits return before their WAL is flushed."""
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    dbapi_connection.commit()
+
+
 def _fail(message: str) -> int:
     print(f"omni-readmodel watch: {message}", file=sys.stderr)
     return EXIT_CONFIG
@@ -120,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     engine = create_engine(args.database_url)
     where = redacted(engine.url)
+    commit_without_flush(engine, args.pg_synchronous_commit == "off")
     try:
         if not args.migrate:
             migrate.check_schema(engine)  # fail fast, before waiting for the writer lock
@@ -147,6 +178,9 @@ def run(args: argparse.Namespace) -> int:
         kinds=kinds,
         batch_items=args.batch_size,
         batch_latency=args.batch_latency_ms / 1000.0,
+        batch_quiet=args.batch_quiet_ms / 1000.0,
+        commit_factor=args.batch_window_factor,
+        writer_thread={"auto": None, "on": True, "off": False}[args.writer_thread],
         poll_interval=args.poll_interval,
         backoff=BackoffPolicy(initial=args.backoff_initial, maximum=args.backoff_max),
         lock_check_interval=args.lock_check_interval,

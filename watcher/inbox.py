@@ -3,11 +3,12 @@
 Everything runs on one event loop thread. That is deliberate: the SQLite driver releases the GIL around
 every row it steps, and a second busy Python thread makes it wait for the GIL up to a switch interval
 each time (measured: 5x slower inserts). One thread decodes and writes in turn, without contention.
+(On PostgreSQL the writer task hands each batch to a writer thread: watcher/service.py.)
 
 Producers append without awaiting while there is room; at ``limit`` items they wait, so a slow database
 slows the gRPC reads (and, through HTTP/2 flow control, Omni) instead of growing memory. The writer takes
-a batch: the first item, then whatever arrives until ``latency`` after that item was queued, up to
-``max_items``.
+a batch: the first item, then whatever arrives until ``latency`` after that item was queued (or a
+``quiet`` gap), up to ``max_items``; the writer sets ``latency`` from the cost of its commits.
 """
 
 from __future__ import annotations

@@ -1,10 +1,13 @@
 """The watcher process: writer lock, then the streams, polls and the batching writer on one event loop.
 
 One thread: the streams and polls are grpc.aio tasks (half the CPU per message of a thread per stream),
-and the writer is a task too, which applies each batch synchronously (see watcher/inbox.py for why not a
-writer thread). They meet in the Inbox, which bounds memory and batches: the writer takes the first item
-plus whatever arrives within the batch latency of it, up to the batch size, and applies that in one
-transaction. Stop (SIGTERM/SIGINT) cancels the streams, commits everything already queued, returns 0.
+and the writer is a task too, which on SQLite applies each batch synchronously (see watcher/inbox.py for
+why not a writer thread there); on PostgreSQL, where a batch mostly waits on round trips with the GIL
+released, it hands the batch to one writer thread and the streams go on reading meanwhile. They meet in
+the Inbox, which bounds memory and batches: the writer takes the first item plus whatever arrives within
+the batch window of it (which follows the commit cost: ``WatchConfig.commit_factor``), up to the batch
+size, and applies that in one transaction. Stop (SIGTERM/SIGINT) cancels the streams, commits everything
+already queued, returns 0.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -54,6 +58,11 @@ class WatchConfig:
     bootstrap_latency: float = 0.250
     # Live: commit once the stream of events pauses this long (a burst still lands in one batch).
     batch_quiet: float = 0.003
+    # Live: the batch window follows the cost of a commit (``commit_factor`` times its recent average,
+    # between ``batch_quiet`` and ``batch_latency``). Waiting much longer than a commit takes amortises
+    # little and only adds latency; under a burst commits grow with their batches, so the window (and
+    # the next batch) grows too, up to ``batch_latency``. 0 keeps the fixed ``batch_latency`` window.
+    commit_factor: float = 2.0
     inbox_items: int = 10_000
     poll_interval: float = 60.0
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
@@ -63,6 +72,10 @@ class WatchConfig:
     tty: bool = False
     retention: timedelta | None = None  # keep this much history; older is pruned while ingesting
     retention_every: float = DEFAULT_EVERY
+    # Apply batches on a writer thread while the loop keeps reading the streams. None: on PostgreSQL only,
+    # where a batch mostly waits on server round trips (the driver releases the GIL meanwhile); on SQLite
+    # a second busy thread slows the row steps down (watcher/inbox.py), so it applies on the loop.
+    writer_thread: bool | None = None
 
 
 def is_data_error(exc: BaseException) -> bool:
@@ -99,6 +112,8 @@ class Watcher:
         self.events_applied = 0
         self.inbox = Inbox(config.inbox_items)
         self._stop = threading.Event()
+        self._commit_seconds = 0.0  # moving average of live commits, for the batch window
+        self._executor: ThreadPoolExecutor | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
 
@@ -160,6 +175,11 @@ class Watcher:
             return EXIT_OK
         channel = self.channel_factory()
         tasks = self._start_producers(channel)
+        threaded = self.config.writer_thread
+        if threaded is None:
+            threaded = self.engine.dialect.name == "postgresql"
+        # One thread: the writer's connection and state are only ever used by one thread at a time.
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="writer") if threaded else None
         try:
             return await self._write_until_stopped(lock, tasks)
         finally:
@@ -167,6 +187,9 @@ class Watcher:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await channel.close()
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def _start_producers(self, channel: grpc.aio.Channel) -> list[asyncio.Task]:
         stub = state_pb2_grpc.StateStub(channel)
@@ -195,7 +218,7 @@ class Watcher:
                 if self._bootstrapping():
                     latency, quiet = cfg.bootstrap_latency, 0.0
                 else:
-                    latency, quiet = cfg.batch_latency, cfg.batch_quiet
+                    latency, quiet = self._live_window(), cfg.batch_quiet
                 take = asyncio.ensure_future(self.inbox.take(cfg.batch_items, latency, 0.25, quiet))
                 await asyncio.wait([take, wake], return_when=asyncio.FIRST_COMPLETED)
                 if not take.done():
@@ -237,7 +260,7 @@ class Watcher:
                     self.writer.reconnect()  # inside the try: a database still down is one more failed attempt
                 if self.pruner is not None:
                     self.pruner.wait_turn()  # a retention chunk under way commits first (watcher/pruner.py)
-                result = self.writer.apply(batch)
+                result = await self._apply(batch)
                 break
             except FencedError:
                 raise
@@ -254,6 +277,12 @@ class Watcher:
                 log.warning("commit failed (%s: %s); retrying in %.1f s", type(exc).__name__, exc, delay)
                 await asyncio.sleep(delay)
         self._committed(result)
+
+    async def _apply(self, batch: list[Item]) -> BatchResult | None:
+        """``writer.apply`` on the writer thread (the streams go on reading meanwhile), or on the loop."""
+        if self._executor is None:
+            return self.writer.apply(batch)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self.writer.apply, batch)
 
     async def _commit_one_by_one(self, batch: list[Item]) -> None:
         """The database refused the batch's data: apply its items alone, recording any item it refuses
@@ -275,9 +304,18 @@ class Watcher:
                                                    f"database refused it: {exc}"[:2000], None, item.bookmark)])
             self._committed(result)
 
+    def _live_window(self) -> float:
+        """How long a live batch may gather after its first item (see ``WatchConfig.commit_factor``)."""
+        cfg = self.config
+        if cfg.commit_factor <= 0:
+            return cfg.batch_latency
+        return min(cfg.batch_latency, max(cfg.batch_quiet, cfg.commit_factor * self._commit_seconds))
+
     def _committed(self, result: BatchResult | None) -> None:
         if result is None:
             return
+        # Weight 1/4: one slow commit (a checkpoint, a pruner turn) moves the window, but not all the way.
+        self._commit_seconds += (result.seconds - self._commit_seconds) / 4
         self.events_applied += result.events
         if self.on_commit is not None:
             self.on_commit(result)

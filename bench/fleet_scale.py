@@ -3,7 +3,7 @@
 The simulator (a subprocess) generates ``BENCH_FLEET_MACHINES`` machines (50,000, ~555k resources; 2,000
 with ``--quick``); the watcher (a subprocess, signing its calls) bootstraps it into SQLite and, when
 ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL`` names a server it may create databases
-on, into PostgreSQL; then the simulator churns at ``BENCH_FLEET_RATE`` events/s (1,000) for
+on, into PostgreSQL (``BENCH_FLEET_DATABASES=sqlite`` or ``postgresql`` runs one); then the simulator churns at ``BENCH_FLEET_RATE`` events/s (1,000) for
 ``BENCH_FLEET_SECONDS`` (300). A sampler reads the watcher's ``VmRSS`` from /proc every 0.25 s.
 
 Figures per database: bootstrap rate, the watcher's peak RSS during bootstrap and during churn (target
@@ -256,12 +256,14 @@ def _with_postgres(work: Callable[[str], list[Result]]) -> list[Result]:
 
 
 def run() -> list[Result]:
+    wanted = os.environ.get("BENCH_FLEET_DATABASES", "sqlite,postgresql").split(",")
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-fleet-") as tmp:
-        sqlite_dir = Path(tmp) / "sqlite"
-        sqlite_dir.mkdir()
-        results += run_one("SQLite", f"sqlite:///{sqlite_dir / 'readmodel.db'}", sqlite_dir)
-        if os.environ.get("BENCH_FLEET_SQLITE_ONLY") != "1":
+        if "sqlite" in wanted:
+            sqlite_dir = Path(tmp) / "sqlite"
+            sqlite_dir.mkdir()
+            results += run_one("SQLite", f"sqlite:///{sqlite_dir / 'readmodel.db'}", sqlite_dir)
+        if "postgresql" in wanted:
             pg_dir = Path(tmp) / "pg"
             pg_dir.mkdir()
             results += _with_postgres(lambda url: run_one("PostgreSQL", url, pg_dir))

@@ -188,6 +188,16 @@ def test_metrics_refresh_tracks_changes():
     assert count == sum(L + "connected" in r.labels for r in items(store, "MachineStatus").values())
 
 
+def test_churn_spaces_metrics_refreshes_by_their_cost(monkeypatch):
+    store, generated = build(clusters=4, machines=60)
+    churn = Churn(store, generated)
+    assert churn.metrics_every == 1.0
+    ticks = iter([100.0, 100.2])  # a refresh that took 0.2 s
+    monkeypatch.setattr("simulator.churn.time.monotonic", lambda: next(ticks))
+    churn.refresh_metrics()
+    assert churn.metrics_every == pytest.approx(4.0)  # at most ~5 % of the loop
+
+
 def test_yaml_spec_is_go_style_and_parses_back():
     yaml = pytest.importorskip("yaml")
     store, _ = build(clusters=3, machines=20)

@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import TextIO
 
+from watcher.heap import HeapTrimmer
+
 log = logging.getLogger("watcher")
 
 
@@ -30,8 +32,11 @@ class Progress:
         self._interval = 0.25 if tty else 5.0
         self._events_at_start = events
         self.done = False
+        # Called after every batch for the life of the watcher, so the heap trim rides along (watcher/heap.py).
+        self.heap = HeapTrimmer()
 
     def update(self, bootstrapped: int, events: int, force: bool = False) -> None:
+        self.heap.maybe_trim()
         if self.done:
             return
         now = self._clock()

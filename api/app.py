@@ -14,13 +14,15 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+from falcon.routing import CompiledRouter
 
 from api import feed, history_routes, openapi, ops, problems, ui
 from api import metrics as api_metrics
 from api import reports as report_routes
 from api import timeline as timeline_route
-from api.auth import access_middleware
+from api.auth import BearerAuth, access_middleware
 from api.database import Database, DatabaseUnavailable, QueryTimeout
+from api.fast_items import FastItems
 from api.kubeconfig import Kubeconfigs, OmniAccess
 from api.limits import limit_in_flight
 from api.metrics import STARTED, RequestMetrics
@@ -41,9 +43,10 @@ class Entry:
     HEAD is answered as GET everywhere (uvicorn, which keeps its own scope saying HEAD, sends the headers
     without the body), and a successful OPTIONS names only GET and HEAD, whatever Falcon would list."""
 
-    def __init__(self, app: falcon.asgi.App, metrics: RequestMetrics) -> None:
+    def __init__(self, app: falcon.asgi.App, metrics: RequestMetrics, fast: FastItems | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.fast = fast
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -62,6 +65,8 @@ class Entry:
         metrics = self.metrics
         metrics.in_flight += 1
         try:
+            if method == "GET" and self.fast is not None and await self.fast.answer(scope, send):
+                return
             await self.app(scope, receive, send)
         finally:
             metrics.in_flight -= 1
@@ -105,7 +110,9 @@ def create_app(settings: Settings | None = None) -> Any:
                   observer=api_metrics.DatabaseMetrics())
     api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
     metrics = RequestMetrics()
-    app = falcon.asgi.App(middleware=[metrics, *access_middleware(settings, db)], cors_enable=False)
+    access = access_middleware(settings, db)
+    router = CompiledRouter()
+    app = falcon.asgi.App(middleware=[metrics, *access], cors_enable=False, router=router)
     app.req_options.strip_url_path_trailing_slash = True
     omni = OmniAccess.configure(
         settings.omni_endpoint, user=settings.kubeconfig_user, groups=settings.kubeconfig_groups,
@@ -135,8 +142,12 @@ def create_app(settings: Settings | None = None) -> Any:
     app.add_error_handler(problems.Problem, problems.handle_problem)
     app.add_error_handler(DatabaseUnavailable, _database_unavailable)
     app.set_error_serializer(problems.serialize_http_error)
+    fast = None
+    if not settings.cors_origins:  # CORS answers vary with Origin: those stay with Falcon's middleware
+        tokens = next((m.cache for m in access if isinstance(m, BearerAuth)), None)
+        fast = FastItems(router, api, metrics, tokens)
     gc.freeze()  # start-up objects never die: keep them out of every collection
-    return limit_in_flight(Entry(app, metrics), settings.max_in_flight)
+    return limit_in_flight(Entry(app, metrics, fast), settings.max_in_flight)
 
 
 def app_from_environment() -> Any:

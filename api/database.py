@@ -31,7 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from models import migrate
 from models.db import SchemaError, database_url, redacted
 from models.schema import meta
 
@@ -124,6 +123,8 @@ class Database:
         self.query_threads = max(1, query_threads)
         self._observer = observer
         self._deadlines = self.backend == "sqlite"  # PostgreSQL enforces statement_timeout itself
+        # psycopg keeps at most prepared_max (100) statements per connection, evicting the least used
+        self._prepare = self.backend == "postgresql"
         self._local = threading.local()  # per thread: connection, executor
         self._connections: list[Any] = []  # every thread's, to close them all
         self._lock = threading.Lock()
@@ -247,6 +248,8 @@ class Database:
 
     def check_schema(self) -> None:
         """SchemaError (naming ``omni-readmodel migrate``) unless the schema is this release's."""
+        from models import migrate  # alembic: imported where the schema is checked, not in every worker
+
         if self.backend == "sqlite":
             from pathlib import Path
 
@@ -284,6 +287,8 @@ class Database:
         if self._deadlines:
             executor.deadline = time.monotonic() + self.query_timeout
         try:
+            if self._prepare:  # a server-side prepared statement from the first call: parse and plan once
+                return executor.execute(statement.sql, bound, prepare=True).fetchone()
             return executor.execute(statement.sql, bound).fetchone()
         except DRIVER_ERRORS as exc:
             failure = self._failure(exc)
@@ -297,6 +302,8 @@ class Database:
         if self._deadlines:
             executor.deadline = time.monotonic() + self.query_timeout
         try:
+            if self._prepare:
+                return executor.execute(statement.sql, bound, prepare=True).fetchall()
             return executor.execute(statement.sql, bound).fetchall()
         except DRIVER_ERRORS as exc:
             failure = self._failure(exc)
@@ -332,6 +339,16 @@ class Database:
             self._head = int(row[0]) if row else 0
             self._head_read_at = now
         return self._head
+
+    @property
+    def head_ttl(self) -> float:
+        return self._head_ttl
+
+    def note_head(self, head: int, read_at: float) -> None:
+        """A head revision read with something else (``api.freshness`` reads it with the kind revisions,
+        saving a round trip); ``read_at`` is its time.monotonic()."""
+        self._head = head
+        self._head_read_at = read_at
 
     # -- replication ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from api.database import Database
 from api.queries import document_bytes
 from models import catalog
-from models.schema import kind_revisions, resources
+from models.schema import kind_revisions, meta, resources
 
 StreamKey = tuple[str, str]
 
@@ -40,8 +40,10 @@ class Freshness:
         self._tokens: dict[tuple[StreamKey, ...], str] = {}
         self._items: dict[tuple[str, str], tuple[int, int]] = {}  # (type, id) -> (kind revision, row's)
         self._bytes = db.backend == "sqlite"
-        self._select_kinds = db.compile(
-            sa.select(kind_revisions.c.namespace, kind_revisions.c.type, kind_revisions.c.revision))
+        # the head revision rides along (namespace and type NULL): one round trip refreshes both
+        self._select_kinds = db.compile(sa.union_all(
+            sa.select(kind_revisions.c.namespace, kind_revisions.c.type, kind_revisions.c.revision),
+            sa.select(sa.null(), sa.null(), meta.c.head_revision).where(meta.c.singleton == sa.literal_column("1"))))
         key = sa.and_(resources.c.namespace == sa.bindparam("namespace"), resources.c.type == sa.bindparam("type"),
                       resources.c.id == sa.bindparam("id"))
         self._select_item = db.compile(sa.select(document_bytes(db.backend), resources.c.revision).where(key))
@@ -52,6 +54,9 @@ class Freshness:
         if now - self._read_at > self._ttl:
             kinds = {(namespace, type_): int(revision) for namespace, type_, revision in
                      self.db.all(self._select_kinds, {})}
+            head = kinds.pop((None, None), None)
+            if head is not None:
+                self.db.note_head(head, now)
             if kinds != self._kinds:
                 self._kinds = kinds
                 self._tokens = {}

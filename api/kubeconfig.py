@@ -15,19 +15,22 @@ import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote
 
-import grpc
 from falcon.asgi import Request, Response
 
 from api import problems
 from api.resources import Api
 from api.routes import Route
 from models import catalog
-from omni_client.endpoint import Endpoint, EndpointError, open_channel, parse_endpoint
-from omni_client.kubeconfig import KubeconfigError, KubeconfigOptions, fetch_kubeconfig
-from omni_client.signing import ServiceAccountKey, ServiceAccountKeyError
+
+if TYPE_CHECKING:  # grpc (~25 MB per worker) is imported only once an endpoint is configured
+    import grpc
+
+    from omni_client.endpoint import Endpoint
+    from omni_client.kubeconfig import KubeconfigOptions
+    from omni_client.signing import ServiceAccountKey
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +57,10 @@ class OmniAccess:
         with a message for the command line when the configuration is unusable."""
         if not endpoint_url:
             return None
+        from omni_client.endpoint import EndpointError, parse_endpoint
+        from omni_client.kubeconfig import KubeconfigOptions
+        from omni_client.signing import ServiceAccountKey, ServiceAccountKeyError
+
         try:
             endpoint = parse_endpoint(endpoint_url)
             key = None if insecure_no_auth else ServiceAccountKey.from_env()
@@ -76,6 +83,9 @@ class Kubeconfigs:
         self._clusters = catalog.by_name("Cluster")
 
     def _fetch(self, cluster: str) -> bytes:
+        from omni_client.endpoint import open_channel
+        from omni_client.kubeconfig import fetch_kubeconfig
+
         access = self.access
         with self._lock:
             if self._channel is None:
@@ -88,6 +98,8 @@ class Kubeconfigs:
             raise problems.not_found(f"cluster {cluster!r} not found")
         if self.access is None:
             raise problems.not_found(NOT_CONFIGURED)
+        from omni_client.kubeconfig import KubeconfigError
+
         try:
             kubeconfig = await asyncio.to_thread(self._fetch, cluster)
         except KubeconfigError as exc:

@@ -120,8 +120,12 @@ class RequestMetrics:
         started = req.scope.get(STARTED)
         if started is None:
             return
+        self.record(req.uri_template or UNMATCHED, req.method, resp.status_code, started)
+
+    def record(self, template: str, method: str, status: int, started: float) -> None:
+        """Tally one answered request (``started``: its perf_counter() on arrival)."""
         now = time.perf_counter()
-        key = (req.uri_template or UNMATCHED, req.method, resp.status_code)
+        key = (template, method, status)
         tally = self._tallies.get(key)
         if tally is None:
             tally = self._tallies[key] = _Tally()

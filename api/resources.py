@@ -38,6 +38,7 @@ MIN_REVISION_POLL = 0.02
 PREPARED_CACHE = 256
 LINK = projections.LINK.encode()
 PATH_ID = projections.PATH_ID.encode()
+FAST_FAILURE = "omni_readmodel.fast_failure"  # ASGI scope key: what api.fast_items raised, for Falcon to answer
 
 
 class Api:
@@ -47,7 +48,7 @@ class Api:
         self.db = db
         self.queries = Queries(db)
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
-        self.freshness = Freshness(db)
+        self.freshness = Freshness(db, ttl=db.head_ttl)
         self.trust_proxy_headers = trust_proxy_headers
 
     def base(self, req: Request) -> Base:
@@ -102,7 +103,11 @@ def etag_for(version: int | str, req: Request, base: Base) -> str:
     """``"<version>-<hash of (path, query, base URL)>"``, the version being what the answer depends on (a
     revision, or a token of revisions): strong (the bytes are a function of those), and the same in every
     worker (CRC-32, not Python's per-process salted hash)."""
-    digest = zlib.crc32(f"{req.path}?{req.query_string}".encode(), base.crc)
+    return etag_of(version, req.path, req.query_string, base)
+
+
+def etag_of(version: int | str, path: str, query_string: str, base: Base) -> str:
+    digest = zlib.crc32(f"{path}?{query_string}".encode(), base.crc)
     return f'"{version}-{digest:08x}"'
 
 
@@ -146,6 +151,9 @@ class Endpoint:
         self._plans: dict[str, Any] = {}
 
     async def on_get(self, req: Request, resp: Response, **fields: str) -> None:
+        failure = req.scope.get(FAST_FAILURE)
+        if failure is not None:  # api.fast_items met it first: answer it here, as every error is answered
+            raise failure
         api = self.api
         base = api.base(req)
         params = req.params
@@ -166,7 +174,9 @@ class Endpoint:
             if resolved.at_head:
                 point = None  # at or after the head: the live answer, with its ETag
         if point is None:
-            # the head, re-read at most every few ms: rows read below are at least this new
+            # the head, re-read at most every few ms (with the kind revisions): rows read below are at least
+            # this new
+            api.freshness.kinds()
             revision, source = api.db.head(), api.live
             if self.plain_item:
                 self.live_item(req, resp, base, fields["id"], header)
@@ -199,27 +209,34 @@ class Endpoint:
 
     def live_item(self, req: Request, resp: Response, base: Base, path_id: str, header: str | None) -> None:
         """A stored document by id, its ETag its row's revision."""
+        etag, body = self.live_answer(req.path, req.query_string, base, path_id, header)
+        if body is None:
+            resp.status = 304
+        else:
+            resp.data = body
+            resp.content_type = JSON
+        resp.set_header("ETag", etag)
+
+    def live_answer(self, path: str, query_string: str, base: Base, path_id: str,
+                    header: str | None) -> tuple[str, bytes | None]:
+        """(ETag, document) of a stored item, the document None for a 304; the ETag is its row's revision.
+        Shared by the Falcon responder and ``api.fast_items``."""
         path_id = _path_id(path_id, self.route) if "%" in path_id else path_id
         freshness = self.api.freshness
         if header is not None:
             known = freshness.known_item(self.kind, path_id)
             if known is not None:
-                etag = etag_for(known, req, base)
+                etag = etag_of(known, path, query_string, base)
                 if etag_matches(header, etag) or is_any(header):
-                    resp.status = 304  # the row's revision is known and its kind has not moved: no row read
-                    resp.set_header("ETag", etag)
-                    return
+                    return etag, None  # the row's revision is known and its kind has not moved: no row read
         found = freshness.item(self.kind, path_id)
         if found is None:
             raise not_found(f"{self.route.not_found}: {path_id!r}")
         row_revision, text = found
-        etag = etag_for(row_revision, req, base)
+        etag = etag_of(row_revision, path, query_string, base)
         if header is not None and (etag_matches(header, etag) or is_any(header)):
-            resp.status = 304
-        else:
-            resp.data = text.replace(LINK, base.json)
-            resp.content_type = JSON
-        resp.set_header("ETag", etag)
+            return etag, None
+        return etag, text.replace(LINK, base.json)
 
     async def on_post(self, req: Request, resp: Response, **fields: str) -> None:
         raise problems.method_not_allowed(req.method)

@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_access_arguments(parser)
     parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
     parser.add_argument("--head-cache-ms", type=float, default=5.0,
-                        help="how long a worker reuses the head revision for ETags (default 5 ms)")
+                        help="how long a worker reuses the head revision and the kind revisions (read together) for "
+                             "ETags (default 5 ms)")
     parser.add_argument("--page-cache-mb", type=int, default=64,
                         help="per worker: keep assembled collection pages while the head revision does not "
                              "move, so identical list requests skip the database (default 64; 0 disables)")

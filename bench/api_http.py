@@ -3,12 +3,14 @@
 A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, httptools); wrk on loopback
 (``-t1 -c32``, 1,000 different machine ids round robin). Targets and their baselines:
 
-- item ``GET /api/v1/machines/{id}`` >= 0.60 of bare Falcon returning constant bytes of the same size;
+- item ``GET /api/v1/machines/{id}`` >= 0.65 of bare Falcon returning constant bytes of the same size;
 - ``GET /api/v1/machines?limit=100`` >= 0.35 of bare Falcon returning a body of the same size (with the
   default page cache, and again with ``--page-cache-mb 0`` so every request reads its rows);
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
 - item GET with a valid bearer token (``serve --auth tokens``, wrk ``-H Authorization``) >= 0.95 of the
   same requests to the same API without auth;
+- item GET through ``serve --workers 2`` >= 1.60 of the same API with one worker, on this machine's two
+  cores with wrk (one thread, not pinned) on them too; then every worker's resident set <= 120 MB;
 - on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup with one kept
   cursor and a prepared statement (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
@@ -17,7 +19,9 @@ Target and baseline alternate (``BENCH_API_ROUNDS`` rounds of ``BENCH_API_SECOND
 of each is compared (the median ratio is printed too): the machine is shared and noisy, so only ratios
 measured side by side mean anything. Each note also gives the server's CPU time per request (median over
 the runs, from /proc): on a busy machine it moves much less than throughput, and for a CPU-bound server
-its inverse ratio is the throughput ratio an idle machine would show.
+its inverse ratio is the throughput ratio an idle machine would show; wrk's own CPU per request is
+given too (with two workers it competes with them for the two cores). ``BENCH_API_ONLY=item,list,304,
+auth,workers,pg`` runs only those comparisons (development runs).
 Run: ``python -m bench api_http`` (needs ``wrk``: ``apt-get install -y wrk``).
 """
 

@@ -10,10 +10,11 @@ version. Now (migration 0006):
   each distinct spec once; both found by the 16-byte SHA-256 ``digest`` of their stored text (a spec
   change repeats no labels, a label change no spec; flapping resources alternate between a few of each);
 - ``blobs``: each distinct large spec member once, zlib-compressed, keyed by the hex SHA-256 of its JSON.
-  A member is *large* when its JSON is at least ``BLOB_MIN_BYTES`` long, and it is stored this way only if
-  no reporting view reads it (``models.reporting`` declares what the views read), so every view reads
-  the stored spec as before. In the stored spec the member holds its blob's digest; ``spec_blobs`` maps
-  member -> digest, and ``resolve_spec`` puts the values back (readers in Python: models/history.py);
+  A member is *large* when its JSON is at least ``BLOB_MIN_BYTES`` long. In the stored spec it holds its
+  blob's digest, or, when a reporting view reads part of it (``models.reporting`` declares the paths),
+  its ``shadow``: just those paths (a MachineStatus's hardware keeps its arch and each processor's core
+  count, not the rest), so every view reads the stored spec as before. ``spec_blobs`` maps member ->
+  digest, and ``resolve_spec`` puts the whole values back (readers in Python: models/history.py);
 - ``event_log``: per event only revision, key, meta, spec, event kind, COSI version, created, updated,
   observed_at; indexed by (key, revision) and observed_at only (retention finds unused metas and specs
   by a scan, models/retention.py).
@@ -49,7 +50,7 @@ from models.schema import blobs, event_log, metas, resource_keys, specs, to_micr
 
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
-CACHE_ENTRIES = 200_000
+CACHE_ENTRIES = 20_000  # a bootstrap's ids are rarely asked for again: 10x fewer cost no speed, ~60 MB at 10k machines
 BASE_ENTRIES = 2_048  # (resource, member) -> base blob, with its text: a few KB each
 EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
                  "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
@@ -59,19 +60,49 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 # -- which members may leave the spec ------------------------------------------------------------------
 
+Tree = dict | None  # the spec paths views read below a value: None = the whole value, {} = a list's length
+
+
+def _merge(a: Tree, b: Tree) -> Tree:
+    if a is None or b is None:
+        return None
+    return {k: _merge(a[k], b[k]) if k in a and k in b else a.get(k, b.get(k)) for k in a.keys() | b.keys()}
+
+
 @cache
-def view_members() -> dict[str, frozenset[str]]:
-    """type -> top-level spec members some reporting view reads (they always stay in the stored spec)."""
-    out: dict[str, set[str]] = {}
+def view_paths() -> dict[str, dict[str, Tree]]:
+    """type -> {top-level spec member: the tree of paths below it that some reporting view reads}."""
+    out: dict[str, dict[str, Tree]] = {}
     for view in reporting.VIEWS:
         kinds = {"": view.kind, **view.joins}
         for column in view.columns:
             for alternative in column.source.split("|"):
                 alias, _, rest = ("", "", alternative) if alternative.startswith(("spec.", "label:")) \
                     else alternative.partition(".")
-                if rest.startswith("spec."):
-                    out.setdefault(catalog.by_name(kinds[alias]).type, set()).add(rest[5:].split(".")[0])
-    return {type_: frozenset(members) for type_, members in out.items()}
+                if not rest.startswith("spec."):
+                    continue
+                member, *path = rest[5:].split(".")
+                # what the column reads at the end of its path: a member of each element, the list's
+                # length, or the value
+                tree: Tree = {column.member: None} if column.type == reporting.SUM \
+                    else {} if column.type == reporting.COUNT else None
+                for part in reversed(path):
+                    tree = {part: tree}
+                members = out.setdefault(catalog.by_name(kinds[alias]).type, {})
+                members[member] = _merge(members[member], tree) if member in members else tree
+    return out
+
+
+def shadow(value, tree: Tree):
+    """Only what ``tree`` reads of ``value``, in place: the stored spec keeps this much of a member whose
+    whole value went to ``blobs``, so every view reads it as before (lists keep their length)."""
+    if tree is None:
+        return value
+    if isinstance(value, list):
+        return [shadow(item, tree) for item in value]
+    if isinstance(value, dict):
+        return {k: shadow(v, tree[k]) for k, v in value.items() if k in tree}
+    return value
 
 
 def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, tuple[str, bytes]]]:
@@ -81,15 +112,21 @@ def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, t
     spec = json.loads(spec_json)
     if not isinstance(spec, dict):
         return spec_json, None, {}
-    keep = view_members().get(type_, frozenset())
+    read = view_paths().get(type_, {})
     refs: dict[str, str] = {}
     out: dict[str, tuple[str, bytes]] = {}
+    placeholders: dict[str, object] = {}
     for member, value in spec.items():
-        if member in keep or isinstance(value, bool | int | float) or value is None:
+        if isinstance(value, bool | int | float) or value is None:
             continue
         text = _encode(value)
         if len(text) < BLOB_MIN_BYTES:
             continue
+        if member in read:  # a view reads part of it: worth a blob only if that part is small
+            kept = shadow(value, read[member])
+            if len(_encode(kept)) * 2 > len(text):
+                continue
+            placeholders[member] = kept
         data = text.encode()
         digest = hashlib.sha256(data).hexdigest()[:32]
         refs[member] = digest
@@ -97,7 +134,7 @@ def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, t
     if not refs:
         return spec_json, None, {}
     for member, digest in refs.items():
-        spec[member] = digest  # the placeholder keeps the member's place (key order)
+        spec[member] = placeholders.get(member, digest)  # in the member's place (key order)
     return _encode(spec), _encode(refs), out
 
 

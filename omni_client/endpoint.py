@@ -21,6 +21,7 @@ from omni_client.signing import ServiceAccountKey, SigningInterceptor, aio_signi
 ENDPOINT_ENV = "OMNI_ENDPOINT"
 MAX_MESSAGE_BYTES = 32 << 20  # Omni's GRPCMaxMessageSize; grpcio's default is only 4 MiB
 KEEPALIVE_MS = 60_000
+STREAM_WINDOW_BYTES = 1 << 20
 
 
 class EndpointError(ValueError):

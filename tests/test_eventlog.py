@@ -252,3 +252,29 @@ def test_collect_unused_keeps_a_spec_an_event_appended_after_its_scan_names(db_u
         assert _count(model.engine, specs) == 2
     finally:
         model.close()
+
+
+def test_a_member_a_view_reads_part_of_is_a_blob_and_its_shadow_keeps_those_parts() -> None:
+    type_ = "MachineStatuses.omni.sidero.dev"
+    disks = [{"size": str(10**12 * i), "model": "NVMe " * 20, "serial": f"S{i:030d}", "bus_path": "/pci0"}
+             for i in range(1, 4)]
+    spec = {"connected": True, "talos_version": "v1.9.0",
+            "hardware": {"arch": "amd64", "processors": [{"core_count": 8, "thread_count": 16,
+                                                          "manufacturer": "Intel " * 30}] * 2,
+                         "memory_modules": [{"size_mb": 16384, "description": "DIMM " * 30}],
+                         "blockdevices": disks},
+            "network": {"hostname": "node-1", "addresses": ["10.0.0.1/24"] * 40}}
+    stored_json, refs_json, members = eventlog.split_spec(type_, json.dumps(spec))
+    stored, refs = json.loads(stored_json), json.loads(refs_json)
+    assert set(refs) == {"hardware", "network"} == set(members)
+    assert stored["hardware"] == {"arch": "amd64",
+                                  "processors": [{"core_count": 8, "thread_count": 16}] * 2,
+                                  "memory_modules": [{"size_mb": 16384}],
+                                  "blockdevices": [{"size": d["size"]} for d in disks]}  # count and sizes
+    assert stored["network"] == {"hostname": "node-1"}
+    assert stored["connected"] is True and len(stored_json) * 4 < len(json.dumps(spec))
+    values = {digest: json.loads(data) for digest, data in members.values()}
+    assert eventlog.resolve_spec(stored, refs, values.__getitem__) == spec
+    # a member read whole by a view, or whose read part is most of it, stays in the spec
+    small = {"hardware": {"arch": "amd64", "processors": [{"core_count": 8, "thread_count": 16}] * 12}}
+    assert eventlog.split_spec(type_, json.dumps(small))[1] is None

@@ -56,6 +56,16 @@ def create_engine(url: URL | str | None = None, **kwargs) -> Engine:
     return sa.create_engine(url, **kwargs)
 
 
+def sqlite_page_cache(engine: Engine, mib: int) -> None:
+    """Give every SQLite connection of ``engine`` a page cache of ``mib`` MiB (SQLite's default is 2 MiB).
+    The watcher's inserts land on random pages of the log's key and digest indexes: once those outgrow
+    the cache, each batch re-reads its pages and commit-to-visible p99 went from 79 to 706 ms (500 events/s
+    over a 500k-event log). The cache grows only with the pages actually touched."""
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", lambda dbapi_conn, _record: dbapi_conn.execute(
+            f"PRAGMA cache_size = -{int(mib) * 1024}"))
+
+
 def as_utc(value: Any) -> datetime | None:
     """A timestamp as the drivers return it (aware on PostgreSQL, naive UTC or ISO text on SQLite), aware UTC."""
     if value is None:

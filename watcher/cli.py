@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from models import catalog, migrate, reports
 from models.catalog import Delivery, Kind
-from models.db import SchemaError, create_engine, redacted
+from models.db import SchemaError, create_engine, redacted, sqlite_page_cache
 from models.options import add_database_url
 from omni_client.endpoint import EndpointError, add_endpoint, open_aio_channel, parse_endpoint
 from omni_client.signing import ServiceAccountKey, ServiceAccountKeyError
@@ -30,6 +30,13 @@ from watcher.pruner import DEFAULT_EVERY
 from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
 
 log = logging.getLogger("watcher")
+
+
+def _cache_mib(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 65536:
+        raise argparse.ArgumentTypeError("must be between 1 and 65536 MiB")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"how often --retention moves the horizon (default {DEFAULT_EVERY:g})")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
+    tuning.add_argument("--sqlite-cache-mib", type=_cache_mib, default=64, metavar="MIB",
+                        help="SQLite page cache per connection, grown only as pages are used (default: 64)")
     tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
                         help="max wait after the first queued item before committing (default 20)")
     tuning.add_argument("--batch-quiet-ms", type=float, default=3.0,
@@ -149,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
 
     engine = create_engine(args.database_url)
+    sqlite_page_cache(engine, args.sqlite_cache_mib)
     where = redacted(engine.url)
     commit_without_flush(engine, args.pg_synchronous_commit == "off")
     try:

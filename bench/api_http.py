@@ -43,11 +43,10 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bench import Result, setting
 from bench._fleet import build, machine_id
+from bench._postgres import PG_ENVS, scratch_database, server_url
 
 ROOT = Path(__file__).resolve().parents[1]
 MACHINES = int(setting("BENCH_API_MACHINES", 10000, 1000))
@@ -55,7 +54,6 @@ ROUNDS = int(setting("BENCH_API_ROUNDS", 5, 1))
 SECONDS = int(setting("BENCH_API_SECONDS", 3, 2))
 CONNECTIONS = 32
 WORKERS = 2
-PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 _PIDS: dict[str, int] = {}  # base URL -> process id of its server (one worker: the server process itself)
 
 
@@ -314,16 +312,10 @@ def auth_result(stack: ExitStack, url: str, api: str, items: str, probe_path: st
 
 
 def postgres_results(directory: str) -> list[Result]:
-    base_url = next((os.environ[e] for e in PG_ENVS if os.environ.get(e)), None)
-    if not base_url:
+    server = server_url()
+    if not server:
         return [Result("PostgreSQL item GET", 0, "req/s", note=f"skipped: set {PG_ENVS[0]}")]
-    admin_url = make_url(base_url).set(drivername="postgresql+psycopg")
-    name = f"omni_rm_bench_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(server, "omni_rm_bench_") as url:
         build(url, MACHINES)
         ids = [machine_id(i) for i in range(0, MACHINES, max(1, MACHINES // 1000))]
         with ExitStack() as stack:
@@ -335,10 +327,6 @@ def postgres_results(directory: str) -> list[Result]:
             theirs = _lua([f"/raw/{mid}" for mid in ids], None, directory)
             return [compare("PostgreSQL item GET /api/v1/machines/{id}", (api, ours, ""), (raw, theirs, ""), 0.90,
                             "raw psycopg handler, same lookup")]
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def run() -> list[Result]:

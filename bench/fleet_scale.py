@@ -22,16 +22,15 @@ import re
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bench import Result, setting
+from bench._postgres import PG_ENVS, scratch_database, server_url
 from bench._watcher import Simulator, Watcher
 from bench.api_http import api_server
 
@@ -39,7 +38,6 @@ MACHINES = int(setting("BENCH_FLEET_MACHINES", 50_000, 2_000))
 RATE = float(setting("BENCH_FLEET_RATE", 1_000, 1_000))
 SECONDS = float(setting("BENCH_FLEET_SECONDS", 300, 20))
 CLUSTERS = max(2, MACHINES // 50)
-PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 RATE_TARGET = 0.95
 SETTLE_SECONDS = 600  # how long the watcher may take to drain what churn left queued
 
@@ -239,20 +237,11 @@ def run_one(label: str, url: str, workdir: Path) -> list[Result]:
 
 
 def _with_postgres(work: Callable[[str], list[Result]]) -> list[Result]:
-    base_url = next((os.environ[e] for e in PG_ENVS if os.environ.get(e)), None)
-    if not base_url:
+    server = server_url()
+    if not server:
         return [Result("PostgreSQL", 0, "", note=f"skipped: set {PG_ENVS[0]}")]
-    admin_url = make_url(base_url).set(drivername="postgresql+psycopg")
-    name = f"omni_rm_bench_fleet_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        return work(make_url(base_url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(server, "omni_rm_bench_fleet_") as url:
+        return work(url)
 
 
 def run() -> list[Result]:

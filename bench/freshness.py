@@ -39,15 +39,14 @@ import tempfile
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from bench import Result, setting
+from bench._postgres import PG_ENVS, scratch_database, server_url
 from bench._watcher import REPO, Simulator, Watcher
 from bench.watcher_churn import BareClient, _pct
 from models.db import as_utc, create_engine
@@ -57,7 +56,6 @@ SECONDS = float(setting("BENCH_FRESH_SECONDS", 20, 6))
 LOAD_RATE = float(setting("BENCH_FRESH_LOAD_RATE", 200, 100))
 TARGETS = {500.0: 50.0, 2000.0: 100.0}  # events/s -> p99 target (ms)
 RATES = [float(r) for r in os.environ.get("BENCH_FRESH_RATES", "500,2000").split(",")]
-PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 PROBE = 0.002
 WATCH_ARGS = os.environ.get("BENCH_FRESH_WATCH_ARGS", "").split()  # e.g. "--batch-latency-ms 10"
 
@@ -86,21 +84,12 @@ def _sqlite() -> Iterator[str]:
 
 @contextmanager
 def _postgres() -> Iterator[str | None]:
-    server = next((os.environ[v] for v in PG_ENVS if os.environ.get(v)), None)
+    server = server_url()
     if server is None:
         yield None
         return
-    admin_url = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"{os.environ.get('BENCH_PG_DB_PREFIX', 'omni_rm_bench_')}fresh_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with scratch_database(server, f"{os.environ.get('BENCH_PG_DB_PREFIX', 'omni_rm_bench_')}fresh_") as url:
+        yield url
 
 
 def _measure(backend: str, db_url: str) -> list[Result]:

@@ -25,13 +25,13 @@ import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import sqlalchemy as sa
 import sqlalchemy.dialects.postgresql
 
 from bench import Result
+from bench._postgres import scratch_database, server_url
 from bench._watcher import Simulator, Watcher
 from models.db import create_engine
 
@@ -39,7 +39,6 @@ MACHINES, CLUSTERS, SEED = 200, 4, 3
 ROUNDS, PER_ROUND = 10, 1000
 RECORDED_BASELINE = 2227.0  # B per churn event, docs/benchmarks.md, before issue 10 item 3
 TARGET = 4.0
-PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 
 
 # -- sizes: bytes per table, its indexes (and TOAST) included ----------------------------------------------
@@ -178,14 +177,6 @@ def measure(name: str, url: str, sizes, workdir: Path) -> list[Result]:
     ]
 
 
-def _pg_database(server: str) -> tuple[str, sa.Engine]:
-    name = f"bench_storage_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    return sa.make_url(server).set(database=name).render_as_string(hide_password=False), admin
-
-
 def run() -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-storage-") as tmp:
@@ -193,15 +184,10 @@ def run() -> list[Result]:
         results += measure("SQLite", f"sqlite:///{db}", lambda: _sqlite_sizes(db), Path(tmp))
         if os.environ.get("BENCH_STORAGE_KEEP"):  # the SQLite file, for a closer look
             sqlite3.connect(db).execute("VACUUM INTO ?", (os.environ["BENCH_STORAGE_KEEP"],))
-        server = next((os.environ[v] for v in PG_ENVS if os.environ.get(v)), None)
+        server = server_url()
         if server:
-            url, admin = _pg_database(server)
-            try:
+            with scratch_database(server, "bench_storage_") as url:
                 results += measure("PostgreSQL", url, lambda: _pg_sizes(url), Path(tmp))
-            finally:
-                with admin.connect() as conn:
-                    conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}" WITH (FORCE)')
-                admin.dispose()
     return results
 
 

@@ -21,7 +21,6 @@ import os
 import sqlite3
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench import Result, setting
+from bench._postgres import PG_ENVS, scratch_database, server_url
 from bench._watcher import Simulator, Watcher
 from models import migrate
 from models.db import create_engine
@@ -39,7 +39,6 @@ CLUSTERS = max(2, MACHINES // 50)
 BATCH = 2000
 RATIO_TARGET = 0.50
 RSS_TARGET_MB = 250
-PG_ENVS = ("OMNI_READMODEL_BENCH_PG_URL", "OMNI_READMODEL_TEST_PG_URL")
 CONTENT = (("resource_keys", "key_id"), ("metas", "meta_id"), ("specs", "spec_id"))
 RESOURCE_COLUMNS = ("namespace", "type", "id", "version", "phase", "owner", "created", "updated", "labels",
                     "annotations", "finalizers", "spec", "revision", "document")
@@ -64,7 +63,7 @@ def run() -> list[Result]:
             results.append(Result("watcher peak RSS after bootstrap (SQLite)", rss_mb, "MB",
                                   target=f"<= {RSS_TARGET_MB} MB", passed=rss_mb <= RSS_TARGET_MB,
                                   note=f"{done['events']:,} resources"))
-            server = next((os.environ[v] for v in PG_ENVS if os.environ.get(v)), None)
+            server = server_url()
             if server is None:
                 results.append(Result("watcher bootstrap into PostgreSQL", 0, "events/s",
                                       note=f"skipped: set {PG_ENVS[0]}"))
@@ -172,25 +171,14 @@ def _insert(table: str, width: int) -> str:
 
 def _postgres(workdir: Path, server: str, simulator: Simulator) -> list[Result]:
     prefix = os.environ.get("BENCH_PG_PREFIX", "bench_bootstrap_")
-    names = [f"{prefix}{uuid.uuid4().hex[:10]}" for _ in range(2)]
-    admin = create_engine(sa.make_url(server), isolation_level="AUTOCOMMIT")
-    urls = [sa.make_url(server).set(database=name).render_as_string(hide_password=False) for name in names]
-    try:
-        with admin.connect() as conn:
-            for name in names:
-                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    with scratch_database(server, prefix) as watched, scratch_database(server, prefix) as copied:
         (workdir / "watcher.log").unlink(missing_ok=True)
-        done, rss = _watch(workdir, urls[0], simulator)
-        baseline = _pg_baseline(urls[0], urls[1])
+        done, rss = _watch(workdir, watched, simulator)
+        baseline = _pg_baseline(watched, copied)
         rss_mb = rss / (1 << 20)
         return [_ratio("PostgreSQL", done, baseline, "psycopg COPY"),
                 Result("watcher peak RSS after bootstrap (PostgreSQL)", rss_mb, "MB", target=f"<= {RSS_TARGET_MB} MB",
                        passed=rss_mb <= RSS_TARGET_MB, note=f"{done['events']:,} resources")]
-    finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def _dsn(url: str) -> str:

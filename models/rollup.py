@@ -333,16 +333,14 @@ def recomputed_counts(engine: sa.Engine, high: int, step: int = 2_000) -> set[Co
 
 def count_differences(stored: set[Count], recomputed: set[Count]) -> list[str]:
     """Human-readable differences of the stored rollup from the recomputed one."""
-    def name(row: Count) -> str:
-        subject, dimension, day, grp, value, _ = row
-        return f"{subject}/{dimension} {day} {grp or '-'} {value!r}"
-
-    wrong = {row[:5]: row[5] for row in stored}
-    right = {row[:5]: row[5] for row in recomputed}
+    stored_n = {row[:5]: row[5] for row in stored}
+    right_n = {row[:5]: row[5] for row in recomputed}
     out = []
-    for key in sorted(wrong.keys() | right.keys(), key=lambda k: tuple(str(v) for v in k)):
-        if wrong.get(key, 0) != right.get(key, 0):
-            out.append(f"rollup {name((*key, 0))}: {wrong.get(key, 0)}, log says {right.get(key, 0)}")
+    for key in sorted(stored_n.keys() | right_n.keys(), key=lambda k: tuple(str(v) for v in k)):
+        subject, dimension, day, grp, value = key
+        if stored_n.get(key, 0) != right_n.get(key, 0):
+            out.append(f"rollup {subject}/{dimension} {day} {grp or '-'} {value!r}: {stored_n.get(key, 0)}, "
+                       f"log says {right_n.get(key, 0)}")
     return out
 
 

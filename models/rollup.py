@@ -122,6 +122,11 @@ class Folder:
             out = sa.text(text).compile(dialect=positional)
             return out.string, tuple(out.positiontup or ())
 
+        # SQLite: a unary "+" makes the kind terms unindexable, so the planner reads the batch's few rows by
+        # revision instead of starting at the kind's keys and seeking the log once per resource of the kind
+        # (0.35 ms per statement at 2,000 machines, growing with the fleet). PostgreSQL's planner gets this
+        # right from its statistics (the writer analyzes after a bootstrap: watcher/writer.py).
+        unindexed = "+" if name == "sqlite" else ""
         self.extracts: list[_Extract] = []
         # per rollup, column name -> (the alias of the kind it is read from, its proto3 default)
         self.readers = {r.subject: {c.name: (_alias_of(c)[0], _default(c)) for c in r.columns} for r in ROLLUPS}
@@ -135,8 +140,8 @@ class Folder:
                 values = by_alias.get(alias, [])
                 text = ("SELECT e.revision, e.id, e.event, " + sql.day_of("e.observed_at") + " AS day"
                         + "".join(f", {expr}" for _, expr in values)
-                        + f" FROM events e WHERE e.namespace = {reporting._literal(kind.namespace)}"
-                        + f" AND e.type = {reporting._literal(kind.type)}"
+                        + f" FROM events e WHERE {unindexed}e.namespace = {reporting._literal(kind.namespace)}"
+                        + f" AND {unindexed}e.type = {reporting._literal(kind.type)}"
                         + " AND e.revision > :low AND e.revision <= :high")
                 self.extracts.append(_Extract(rollup, alias, tuple(n for n, _ in values), *compiled(text)))
         self.select_progress = compiled("SELECT revision FROM rollup_progress WHERE singleton = 1")

@@ -211,6 +211,7 @@ class Watcher:
     async def _write_until_stopped(self, lock: WriterLock | None, tasks: list[asyncio.Task]) -> int:
         cfg = self.config
         progress = Progress(self.producers, cfg.tty, self.events_applied)
+        analyzed = False
         next_check = time.monotonic() + cfg.lock_check_interval
         wake = asyncio.create_task(self._wake.wait())
         try:
@@ -228,6 +229,9 @@ class Watcher:
                 if batch:
                     await self._commit(batch)
                 progress.update(self._bootstrapped(), self.events_applied)
+                if progress.done and not analyzed:
+                    analyzed = True
+                    self._analyze_in_background()
                 failed = [t for t in tasks if t.done()]
                 if failed:
                     exc = None if failed[0].cancelled() else failed[0].exception()
@@ -319,6 +323,28 @@ class Watcher:
         self.events_applied += result.events
         if self.on_commit is not None:
             self.on_commit(result)
+
+    def _analyze_in_background(self) -> None:
+        """PostgreSQL, once the snapshots are in: fresh planner statistics for the tables they filled.
+
+        Until autovacuum gets to them (a minute or more after a bulk load), the planner takes the tables
+        for nearly empty and the rollup's per-batch reads seek the log once per resource of a kind: 3 ms
+        per statement instead of 0.4 at 2,000 machines. ANALYZE takes no lock that blocks the writer."""
+        if self.engine.dialect.name != "postgresql":
+            return
+
+        def analyze() -> None:
+            started = time.monotonic()
+            try:
+                with self.engine.connect() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+                    conn.commit()
+            except Exception as exc:  # statistics are an optimisation: never stop the watcher for them
+                log.warning("ANALYZE after the bootstrap failed: %s", exc)
+                return
+            log.info("analyzed the read model's tables in %.1f s", time.monotonic() - started)
+
+        threading.Thread(target=analyze, name="analyze", daemon=True).start()
 
     def _bootstrapping(self) -> bool:
         return any(p.state == "bootstrapping" for p in self.producers)

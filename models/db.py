@@ -34,12 +34,17 @@ def redacted(url: URL | str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+WAL_SIZE_LIMIT = 64 << 20
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # When a commit starts the WAL file over, cut it back to this size (watcher/checkpoint.py).
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
 
 

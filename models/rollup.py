@@ -101,6 +101,10 @@ def _default(column: Column) -> Any:
 
 # --- folding ---------------------------------------------------------------------------------------
 
+# The last revision folded, read by the statement itself (so that every read of a fold can go out at once).
+_FOLDED = "(SELECT revision FROM rollup_progress WHERE singleton = 1)"
+
+
 @dataclass(frozen=True)
 class _Extract:
     rollup: Rollup
@@ -142,13 +146,13 @@ class Folder:
                         + "".join(f", {expr}" for _, expr in values)
                         + f" FROM events e WHERE {unindexed}e.namespace = {reporting._literal(kind.namespace)}"
                         + f" AND {unindexed}e.type = {reporting._literal(kind.type)}"
-                        + " AND e.revision > :low AND e.revision <= :high")
+                        + f" AND e.revision > {_FOLDED} AND e.revision <= :high")
                 self.extracts.append(_Extract(rollup, alias, tuple(n for n, _ in values), *compiled(text)))
-        self.select_progress = compiled("SELECT revision FROM rollup_progress WHERE singleton = 1")
-        self.update_progress = compiled("UPDATE rollup_progress SET revision = :revision WHERE singleton = 1")
+        self.update_progress = compiled(
+            "UPDATE rollup_progress SET revision = :revision WHERE singleton = 1 AND revision < :revision")
         self.select_members = compiled(
             "SELECT id, state FROM rollup_members WHERE subject = :subject AND id IN "
-            "(SELECT e.id FROM events e WHERE e.revision > :low AND e.revision <= :high)")
+            f"(SELECT e.id FROM events e WHERE e.revision > {_FOLDED} AND e.revision <= :high)")
         conflict = "ON CONFLICT (subject, id) DO UPDATE SET state = excluded.state"
         self.upsert_member = compiled(
             f"INSERT INTO rollup_members (subject, id, state) VALUES (:subject, :id, :state) {conflict}")
@@ -163,15 +167,27 @@ class Folder:
         cur.execute(sql, tuple(values[n] for n in names))
 
     def fold(self, cur, high: int) -> int:
-        """Fold the events after ``rollup_progress`` up to ``high``; returns how many versions changed counts."""
-        self._run(cur, self.select_progress)
-        low = int(cur.fetchone()[0])
-        if high <= low:
-            return 0
+        """Fold the events after ``rollup_progress`` up to ``high``; returns how many versions changed counts.
+
+        Every read is sent before any answer is read: in the writer's pipeline (PostgreSQL) the fold's
+        reads cost one round trip, not one each."""
+        reads = [(extract, self._read(cur, (extract.sql, extract.params), high=high)) for extract in self.extracts]
+        members = {rollup.subject: self._read(cur, self.select_members, subject=rollup.subject, high=high)
+                   for rollup in ROLLUPS}
+        points: dict[str, list[tuple]] = defaultdict(list)  # subject -> (revision, id, alias, event, day, values)
+        for extract, reader in reads:
+            for revision, id_, event, day, *values in reader.fetchall():
+                points[extract.rollup.subject].append(
+                    (revision, id_, extract.alias, event, day, dict(zip(extract.columns, values, strict=True))))
+            reader.close()
+        states = {}
+        for subject, reader in members.items():
+            states[subject] = {id_: _Member.load(state) for id_, state in reader.fetchall()}
+            reader.close()
         changed = 0
         deltas: dict[tuple, int] = defaultdict(int)
         for rollup in ROLLUPS:
-            changed += self._fold_rollup(cur, rollup, low, high, deltas)
+            changed += self._fold_rollup(cur, rollup, points[rollup.subject], states[rollup.subject], deltas)
         rows = [(*key, n) for key, n in deltas.items() if n]
         if rows:
             sql, names = self.add_count
@@ -180,18 +196,17 @@ class Folder:
         self._run(cur, self.update_progress, revision=high)
         return changed
 
-    def _fold_rollup(self, cur, rollup: Rollup, low: int, high: int, deltas: dict[tuple, int]) -> int:
-        points: list[tuple] = []  # (revision, id, alias, event, day, {column: value})
-        for extract in (e for e in self.extracts if e.rollup is rollup):
-            self._run(cur, (extract.sql, extract.params), low=low, high=high)
-            for revision, id_, event, day, *values in cur.fetchall():
-                points.append((revision, id_, extract.alias, event, day, dict(zip(extract.columns, values,
-                                                                                   strict=True))))
+    def _read(self, cur, statement: tuple[str, tuple[str, ...]], **values: Any):
+        """``statement`` executed on a cursor of its own (its rows are fetched later)."""
+        reader = cur.connection.cursor()
+        self._run(reader, statement, **values)
+        return reader
+
+    def _fold_rollup(self, cur, rollup: Rollup, points: list[tuple], members: dict[str, _Member],
+                     deltas: dict[tuple, int]) -> int:
         if not points:
             return 0
         points.sort(key=lambda p: p[0])
-        self._run(cur, self.select_members, subject=rollup.subject, low=low, high=high)
-        members = {id_: _Member.load(state) for id_, state in cur.fetchall()}
         readers = self.readers[rollup.subject]
         changed = 0
         for _revision, id_, alias, event, day, values in points:

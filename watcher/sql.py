@@ -60,8 +60,11 @@ class Statements:
         self.delete_labels = c(sa.delete(resource_labels).where(_key_clause(resource_labels, RESOURCE_KEY)))
         lb_names = [col.name for col in resource_labels.c]
         self.insert_label = c(sa.insert(resource_labels).values({n: sa.bindparam(n) for n in lb_names}))
-        # PostgreSQL: a batch's new label rows in one COPY (executemany binds and executes row by row).
-        self.copy_labels = f"COPY resource_labels ({', '.join(self.insert_label.columns)}) FROM STDIN"
+        # PostgreSQL: a batch's new label rows in one statement, one array per column (executemany binds and
+        # executes row by row; COPY, as fast, cannot run in the writer's pipeline).
+        self.insert_labels_unnest = (
+            f"INSERT INTO resource_labels ({', '.join(self.insert_label.columns)}) "  # noqa: S608 - our names
+            f"SELECT * FROM unnest({', '.join(['%s::text[]'] * len(self.insert_label.columns))})")
         # Rows a batch reads (joined and embedding resources of its documents), many per statement.
         self.select_resources_of = (
             f"SELECT {', '.join(RESOURCE_COLUMNS)} FROM resources "  # noqa: S608 - our names; values bound

@@ -20,6 +20,7 @@ import logging
 import sys
 import time
 from collections.abc import Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -184,16 +185,25 @@ class Writer:
         cur = self.conn.cursor()
         self._begin(cur)
         try:
-            plan = Plan(self, cur, self._observed_at())
-            count = 0
-            for item in items:
-                plan.add(item)
-                count += 1
-            if plan.empty:
+            # On PostgreSQL the whole batch runs in pipeline mode: statements go out without waiting for
+            # their answers, so only the reads cost a round trip (a live batch made ~40 of them before).
+            with self._pipeline():
+                plan = Plan(self, cur, self._observed_at())
+                count = 0
+                for item in items:
+                    plan.add(item)
+                    count += 1
+                fence = None
+                if not plan.empty:
+                    plan.render_documents()
+                    fence = self._write(cur, plan)
+            if fence is None:
                 self.conn.rollback()
                 return None
-            plan.render_documents()
-            self._write(cur, plan)
+            if fence.rowcount != 1:
+                raise FencedError(
+                    f"writer epoch {self.epoch} is no longer current (or the head moved): another watcher "
+                    "has taken over; this one stops without committing")
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
@@ -206,15 +216,17 @@ class Writer:
         metrics.BATCH_ITEMS.observe(count)
         return BatchResult(count, len(plan.events), self.head, seconds, committed_at)
 
-    def _write(self, cur, plan: Plan) -> None:
+    def _pipeline(self) -> AbstractContextManager:
+        return nullcontext() if self.sqlite else self.conn.pipeline()
+
+    def _write(self, cur, plan: Plan):
+        """Write the plan's rows; returns the cursor of the fence, whose rowcount the caller checks once
+        the statements have been answered (before the commit)."""
         sql = self.sql
         # The fence first: it also takes the meta row lock on PostgreSQL, serialising with a takeover.
-        cur.execute(sql.advance_head.sql, self._bind(
+        fence = self.conn.cursor()
+        fence.execute(sql.advance_head.sql, self._bind(
             sql.advance_head, epoch=self.epoch, old_head=self.head, head=plan.head, heartbeat=plan.observed))
-        if cur.rowcount != 1:
-            raise FencedError(
-                f"writer epoch {self.epoch} is no longer current (or the head moved): another watcher "
-                "has taken over; this one stops without committing")
         if plan.events:
             self.log.append(cur, plan.events)
             self.rollup.fold(cur, plan.head)  # the per-day counts, in the same transaction (models/rollup.py)
@@ -235,16 +247,14 @@ class Writer:
             cur.executemany(sql.insert_poison.sql, plan.poison)
         if plan.streams:
             cur.executemany(sql.upsert_stream.sql, [self._stream_row(s) for s in plan.streams.values()])
+        return fence
 
     def _insert_labels(self, cur, rows: list[tuple]) -> None:
         if self.sqlite:
             cur.executemany(self.sql.insert_label.sql, rows)
             return
-        # A bootstrap batch inserts thousands of label rows: COPY streams them in one statement. Same
-        # semantics as the plain INSERTs (the batch deleted the rows it replaces first).
-        with cur.copy(self.sql.copy_labels) as copy:
-            for row in rows:
-                copy.write_row(row)
+        # A bootstrap batch inserts thousands of label rows: one statement takes them all, a column per array.
+        cur.execute(self.sql.insert_labels_unnest, [list(column) for column in zip(*rows, strict=True)])
 
     def _stream_row(self, state: StreamState) -> tuple:
         sql = self.sql

@@ -71,10 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="max wait after the first queued item before committing (default 20)")
     tuning.add_argument("--batch-quiet-ms", type=float, default=3.0,
                         help="live: commit once no event arrived for this long (default 3)")
-    tuning.add_argument("--batch-window-factor", type=float, default=2.0, metavar="FACTOR",
+    tuning.add_argument("--batch-window-factor", type=float, default=0.5, metavar="FACTOR",
                         help="live: a batch gathers for FACTOR times the recent average commit time, between "
                         "--batch-quiet-ms and --batch-latency-ms, so batches grow with bursts and stay small "
-                        "when quiet; 0 always waits up to --batch-latency-ms (default 2)")
+                        "when quiet; 0 always waits up to --batch-latency-ms (default 0.5)")
     tuning.add_argument("--writer-thread", choices=("auto", "on", "off"), default="auto",
                         help="apply batches on a thread while the streams go on reading: 'auto' on PostgreSQL "
                         "(a batch mostly waits on round trips), not on SQLite (default auto)")

@@ -59,10 +59,12 @@ class WatchConfig:
     # Live: commit once the stream of events pauses this long (a burst still lands in one batch).
     batch_quiet: float = 0.003
     # Live: the batch window follows the cost of a commit (``commit_factor`` times its recent average,
-    # between ``batch_quiet`` and ``batch_latency``). Waiting much longer than a commit takes amortises
-    # little and only adds latency; under a burst commits grow with their batches, so the window (and
-    # the next batch) grows too, up to ``batch_latency``. 0 keeps the fixed ``batch_latency`` window.
-    commit_factor: float = 2.0
+    # between ``batch_quiet`` and ``batch_latency``). Events that queued during a commit are taken at
+    # once anyway, so waiting longer than a fraction of a commit amortises little and only adds latency
+    # (with 2, a 500 events/s stream waited out 20 ms windows); under a burst commits grow with their
+    # batches, so the window (and the next batch) grows too, up to ``batch_latency``. 0 keeps the fixed
+    # ``batch_latency`` window.
+    commit_factor: float = 0.5
     inbox_items: int = 10_000
     poll_interval: float = 60.0
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
@@ -270,6 +272,8 @@ class Watcher:
                 raise
             except Exception as exc:
                 if is_data_error(exc):
+                    log.warning("the database refused a batch of %d items (%s: %s); applying them one by one",
+                                len(batch), type(exc).__name__, str(exc)[:500])
                     self.writer.reconnect()
                     await self._commit_one_by_one(batch)
                     return

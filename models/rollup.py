@@ -101,10 +101,6 @@ def _default(column: Column) -> Any:
 
 # --- folding ---------------------------------------------------------------------------------------
 
-# The last revision folded, read by the statement itself (so that every read of a fold can go out at once).
-_FOLDED = "(SELECT revision FROM rollup_progress WHERE singleton = 1)"
-
-
 @dataclass(frozen=True)
 class _Extract:
     rollup: Rollup
@@ -129,7 +125,7 @@ class Folder:
         # SQLite: a unary "+" makes the kind terms unindexable, so the planner reads the batch's few rows by
         # revision instead of starting at the kind's keys and seeking the log once per resource of the kind
         # (0.35 ms per statement at 2,000 machines, growing with the fleet). PostgreSQL's planner gets this
-        # right from its statistics (the writer analyzes after a bootstrap: watcher/writer.py).
+        # right from its statistics (the watcher analyzes after a bootstrap: watcher/service.py).
         unindexed = "+" if name == "sqlite" else ""
         self.extracts: list[_Extract] = []
         # per rollup, column name -> (the alias of the kind it is read from, its proto3 default)
@@ -146,13 +142,15 @@ class Folder:
                         + "".join(f", {expr}" for _, expr in values)
                         + f" FROM events e WHERE {unindexed}e.namespace = {reporting._literal(kind.namespace)}"
                         + f" AND {unindexed}e.type = {reporting._literal(kind.type)}"
-                        + f" AND e.revision > {_FOLDED} AND e.revision <= :high")
+                        + " AND e.revision > :low AND e.revision <= :high")
                 self.extracts.append(_Extract(rollup, alias, tuple(n for n, _ in values), *compiled(text)))
-        self.update_progress = compiled(
-            "UPDATE rollup_progress SET revision = :revision WHERE singleton = 1 AND revision < :revision")
+        self.select_progress = compiled("SELECT revision FROM rollup_progress WHERE singleton = 1")
+        self.update_progress = compiled("UPDATE rollup_progress SET revision = :revision WHERE singleton = 1")
+        # From the log and its keys, not the ``events`` view: its joins to every meta and spec cost a scan.
         self.select_members = compiled(
             "SELECT id, state FROM rollup_members WHERE subject = :subject AND id IN "
-            f"(SELECT e.id FROM events e WHERE e.revision > {_FOLDED} AND e.revision <= :high)")
+            "(SELECT k.id FROM event_log l JOIN resource_keys k ON k.key_id = l.key_id "
+            "WHERE l.revision > :low AND l.revision <= :high)")
         conflict = "ON CONFLICT (subject, id) DO UPDATE SET state = excluded.state"
         self.upsert_member = compiled(
             f"INSERT INTO rollup_members (subject, id, state) VALUES (:subject, :id, :state) {conflict}")
@@ -169,10 +167,15 @@ class Folder:
     def fold(self, cur, high: int) -> int:
         """Fold the events after ``rollup_progress`` up to ``high``; returns how many versions changed counts.
 
-        Every read is sent before any answer is read: in the writer's pipeline (PostgreSQL) the fold's
-        reads cost one round trip, not one each."""
-        reads = [(extract, self._read(cur, (extract.sql, extract.params), high=high)) for extract in self.extracts]
-        members = {rollup.subject: self._read(cur, self.select_members, subject=rollup.subject, high=high)
+        After the progress, every read is sent before any answer is read: in the writer's pipeline
+        (PostgreSQL) the fold's reads cost two round trips, not one each."""
+        self._run(cur, self.select_progress)
+        low = int(cur.fetchone()[0])
+        if high <= low:
+            return 0
+        reads = [(extract, self._read(cur, (extract.sql, extract.params), low=low, high=high))
+                 for extract in self.extracts]
+        members = {rollup.subject: self._read(cur, self.select_members, subject=rollup.subject, low=low, high=high)
                    for rollup in ROLLUPS}
         points: dict[str, list[tuple]] = defaultdict(list)  # subject -> (revision, id, alias, event, day, values)
         for extract, reader in reads:

@@ -49,6 +49,44 @@ def is_database_error(exc: BaseException) -> bool:
     return False
 
 
+class FreshCursors:
+    """The DB-API cursor calls the writer makes, each statement on a psycopg cursor of its own.
+
+    In pipeline mode an answer is attached to the cursor that sent its statement when it arrives, and
+    the cursor takes it for the answer to whatever it runs by then: the late answers to one cursor's
+    executemany() INSERTs became the "rows" of the SELECT it ran next ("the last operation didn't
+    produce records (command status: INSERT 0 1)", at 50,000 machines under load)."""
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self._last = None
+
+    def execute(self, sql: str, params=None) -> FreshCursors:
+        self._last = self.connection.cursor()
+        self._last.execute(sql, params)
+        return self
+
+    def executemany(self, sql: str, rows) -> None:
+        self._last = self.connection.cursor()
+        self._last.executemany(sql, rows)
+
+    def fetchone(self):
+        return self._last.fetchone()
+
+    def fetchall(self) -> list:
+        return self._last.fetchall()
+
+    def __iter__(self):
+        return iter(self._last)
+
+    @property
+    def rowcount(self) -> int:
+        return self._last.rowcount
+
+    def close(self) -> None:
+        self._last = None
+
+
 class FencedError(RuntimeError):
     """Another writer took over: this one must not commit anything more."""
 
@@ -182,7 +220,7 @@ class Writer:
     def apply(self, items: Iterable[Item]) -> BatchResult | None:
         """Apply ``items`` in one transaction. None when they changed nothing at all."""
         started = time.perf_counter()
-        cur = self.conn.cursor()
+        cur = self.conn.cursor() if self.sqlite else FreshCursors(self.conn)
         self._begin(cur)
         try:
             # On PostgreSQL the whole batch runs in pipeline mode: statements go out without waiting for

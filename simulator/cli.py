@@ -24,6 +24,18 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
+class _ClientGone(logging.Filter):
+    """grpc.aio logs a watch response it could not send because the client went away (a watcher that
+    stopped or reconnected) as an ERROR with a traceback; for a simulator that is routine: DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.getMessage().startswith("ExecuteBatchError raised in core"):
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        record.exc_info = record.exc_text = None
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = parser.description or (
         "An Omni-compatible cosi.resource.State gRPC server with a generated fleet, churn and fault injection.")
@@ -105,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.clusters < 0 or args.machines < 0:
         print("--clusters and --machines must not be negative", file=sys.stderr)
         return 2
+    logging.getLogger("grpc._cython.cygrpc").addFilter(_ClientGone())
     try:
         return asyncio.run(_serve(args))
     except OSError as exc:

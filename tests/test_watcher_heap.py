@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ctypes.util
+import gc
+import weakref
 
 import pytest
 
-from watcher.heap import HeapTrimmer, _malloc_trim
+from watcher.heap import HeapTrimmer, _malloc_trim, freeze_long_lived
 from watcher.progress import Progress
 
 
@@ -45,3 +47,23 @@ def test_progress_trims_after_bootstrap_too():
     now[0] = 5.0
     progress.update(0, 0)
     assert progress.heap.trims == 1
+
+
+def test_freeze_long_lived_hides_survivors_from_later_collections():
+    class Node:
+        pass
+
+    kept = [Node() for _ in range(1000)]
+    try:
+        assert freeze_long_lived() >= 0
+        assert gc.get_freeze_count() >= len(kept)
+        young = {id(o) for generation in range(3) for o in gc.get_objects(generation=generation)}
+        assert not any(id(o) in young for o in kept)
+        cycle = Node()
+        cycle.self = cycle  # made after the freeze: still collected
+        ref = weakref.ref(cycle)
+        del cycle
+        gc.collect()
+        assert ref() is None
+    finally:
+        gc.unfreeze()

@@ -13,6 +13,7 @@ already queued, returns 0.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import socket
@@ -34,6 +35,7 @@ from watcher import metrics
 from watcher.backoff import Backoff, BackoffPolicy
 from watcher.decode import Decoder, ZstdDictionary
 from watcher.documents import Projections
+from watcher.heap import freeze_long_lived
 from watcher.inbox import Inbox
 from watcher.items import Change, Item, Poison
 from watcher.lock import LockLost, WriterLock, WriterLockHeld, writer_lock
@@ -234,6 +236,8 @@ class Watcher:
                 if progress.done and not analyzed:
                     analyzed = True
                     self._analyze_in_background()
+                    log.info("froze the long-lived heap in %.2f s (%d objects)", freeze_long_lived(),
+                             gc.get_freeze_count())
                 failed = [t for t in tasks if t.done()]
                 if failed:
                     exc = None if failed[0].cancelled() else failed[0].exception()

@@ -32,10 +32,10 @@ idempotently, every key, meta, spec and blob a batch refers to: a row removed si
 back in the same transaction as the event that needs it (a base blob is the exception, below).
 
 A batch costs a few statements whatever its size and mix of kinds (in the writer's pipeline mode on
-PostgreSQL each read is a round trip): one lookup each for the keys, metas and specs it names that are not
+PostgreSQL each read is a round trip): one query looks up the keys, metas and specs it names that are not
 cached (PostgreSQL binds the values as arrays: ``unnest``, ``= ANY``; SQLite as many rows a statement as
-its parameter limit allows), the next ids of the three tables once per appender (it is the only writer;
-``reset`` forgets them), the bases (below), then one INSERT per table.
+its parameter limit allows), and, once per appender, the tables' next ids (it is the only writer; ``reset``
+forgets them); then the bases (below), and one INSERT per table.
 
 Bases: a large member is stored against its resource's *base* for it, the first value the appender saw
 (after a restart: the base of the last logged value). The appender caches each (resource, member)'s base
@@ -245,14 +245,18 @@ class _Compiled:
         return compiled.string, tuple(compiled.positiontup or ())
 
 
+LOOKUP_COLUMNS = ("namespace", "type", "id", "digest")  # the natural keys of resource_keys, metas, specs
+
+
 def _variables_per_statement() -> int:
     """SQLite's limit on a statement's bound parameters (SQLITE_MAX_VARIABLE_NUMBER's default)."""
     return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
 
 class _Interned:
-    """One table whose rows are stored once and named by an id: ``prefetch`` looks up a batch's natural keys
-    (one query), ``id_for`` finds (cache) or allocates the id of a row; ``ensure`` re-inserts a batch's rows."""
+    """One table whose rows are stored once and named by an id: ``selects`` look up a batch's natural keys
+    (``Appender._look_up``: one query for the three tables), ``id_for`` finds (cache) or allocates the id of
+    a row; ``ensure`` re-inserts a batch's rows."""
 
     def __init__(self, table: sa.Table, id_column: str, natural: tuple[str, ...], compiled: _Compiled) -> None:
         self.table, self.id_column, self.natural = table, id_column, natural
@@ -260,35 +264,39 @@ class _Interned:
         self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
         self._find = compiled(sa.select(table.c[id_column]).where(
             *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
-        self.top_sql = f"(SELECT coalesce(max({id_column}), 0) FROM {table.name})"  # noqa: S608 - our names
         self.reset()
 
     def reset(self) -> None:
         self._ids: dict = {}
-        self._absent: set = set()  # looked up by ``prefetch`` in this batch and not there
+        self._absent: set = set()  # looked up in this batch and not there
         self.next: int | None = None  # the next id to allocate: max(id) + 1, read once (the only writer)
         self.batch: dict[int, dict] = {}
 
     def make_room(self, count: int) -> None:
         """Empty the cache if ``count`` more entries would overflow it: before a batch, never during one
-        (an id the batch's prefetch found must stay cached until it is used)."""
+        (an id the batch's lookup found must stay cached until it is used)."""
         if len(self._ids) + count > CACHE_ENTRIES:
             self._ids.clear()
 
-    def _lookups(self, missing: list[tuple]) -> Iterator[tuple[str, list]]:
-        """(SQL, parameters) finding the ids of ``missing``: one statement on PostgreSQL (the values as
-        arrays), on SQLite as few as its limit on bound parameters allows."""
-        columns = ", ".join(f"t.{name}" for name in (self.id_column, *self.natural))
+    def missing(self, naturals: Iterable[tuple]) -> list[tuple]:
+        """``naturals`` not in the cache, each once."""
+        return [n for n in dict.fromkeys(naturals) if n not in self._ids]
+
+    def selects(self, tag: int, missing: list[tuple]) -> Iterator[tuple[str, list, int]]:
+        """(SELECT, parameters, parameter count) finding the ids of ``missing``, in the columns of
+        ``LOOKUP_COLUMNS`` after ``tag``: one on PostgreSQL (the values bound as arrays), on SQLite as few as
+        its limit on bound parameters allows."""
+        columns = ", ".join(f"t.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
+        head = f"SELECT {tag}, t.{self.id_column}, {columns}"
         table = self.table.name
         if self._postgresql:
             if len(self.natural) == 1:
-                yield (f"SELECT {columns} FROM {table} t WHERE t.{self.natural[0]} = ANY(%s)",  # noqa: S608
-                       [[n[0] for n in missing]])
+                yield f"{head} FROM {table} t WHERE t.{self.natural[0]} = ANY(%s)", [[n[0] for n in missing]], 1
             else:
                 arrays = ", ".join(["%s::text[]"] * len(self.natural))
                 on = " AND ".join(f"t.{name} = n.{name}" for name in self.natural)
-                yield (f"SELECT {columns} FROM unnest({arrays}) AS n({', '.join(self.natural)}) "  # noqa: S608
-                       f"JOIN {table} t ON {on}", [list(column) for column in zip(*missing, strict=True)])
+                yield (f"{head} FROM unnest({arrays}) AS n({', '.join(self.natural)}) JOIN {table} t ON {on}",
+                       [list(column) for column in zip(*missing, strict=True)], len(self.natural))
             return
         width = len(self.natural)
         chunk = _variables_per_statement() // width
@@ -296,28 +304,31 @@ class _Interned:
             part = missing[start:start + chunk]
             if width == 1:
                 marks = ", ".join(["?"] * len(part))
-                yield (f"SELECT {columns} FROM {table} t WHERE t.{self.natural[0]} IN ({marks})",  # noqa: S608
-                       [n[0] for n in part])
+                yield f"{head} FROM {table} t WHERE t.{self.natural[0]} IN ({marks})", [n[0] for n in part], len(part)
             else:
                 row = f"({', '.join(['?'] * width)})"
                 on = " AND ".join(f"t.{name} = n.column{i}" for i, name in enumerate(self.natural, 1))
-                yield (f"SELECT {columns} FROM (VALUES {', '.join([row] * len(part))}) AS n "  # noqa: S608
-                       f"JOIN {table} t ON {on}", [value for natural in part for value in natural])
+                yield (f"{head} FROM (VALUES {', '.join([row] * len(part))}) AS n JOIN {table} t ON {on}",
+                       [value for natural in part for value in natural], width * len(part))
 
-    def prefetch(self, cur, naturals: Iterable[tuple]) -> None:
-        """Look up, in one query (SQLite: a few thousand rows a query), the ids of ``naturals`` not cached."""
-        missing = [n for n in dict.fromkeys(naturals) if n not in self._ids]
-        if not missing:
-            return
-        for sql, params in self._lookups(missing):
-            cur.execute(sql, params)
-            for row in cur.fetchall():
-                self._ids[tuple(bytes(v) if isinstance(v, memoryview) else v for v in row[1:])] = int(row[0])
+    def top(self, tag: int) -> str:
+        """A SELECT of ``max(id)`` in the lookup's columns."""
+        nulls = ", ".join(["NULL"] * len(LOOKUP_COLUMNS))
+        return f"SELECT {tag}, coalesce(max({self.id_column}), 0), {nulls} FROM {self.table.name}"  # noqa: S608
+
+    def found(self, row: Sequence) -> None:
+        """A row of the lookup (after its tag): the id and ``LOOKUP_COLUMNS``."""
+        values = dict(zip(LOOKUP_COLUMNS, row[1:], strict=True))
+        self._ids[tuple(bytes(values[n]) if isinstance(values[n], memoryview) else values[n]
+                        for n in self.natural)] = int(row[0])
+
+    def looked_up(self, missing: list[tuple]) -> None:
+        """``missing`` were looked up: those not found get new ids."""
         self._absent.update(n for n in missing if n not in self._ids)
 
     @property
     def allocates(self) -> bool:
-        """Whether this batch needs new ids (``prefetch`` did not find every row)."""
+        """Whether this batch needs new ids (its lookup did not find every row)."""
         return bool(self._absent)
 
     def id_for(self, cur, natural: tuple, row: dict) -> int:
@@ -325,15 +336,15 @@ class _Interned:
         found = self._ids.get(natural)
         if found is None:
             hit = None
-            if natural not in self._absent:  # not prefetched (a caller that did not): look it up
+            if natural not in self._absent:  # not looked up with the batch: look it up
                 cur.execute(self._find, natural)
                 hit = cur.fetchone()
             if hit is not None:
                 found = int(hit[0])
             else:
                 if self.next is None:
-                    cur.execute(f"SELECT {self.top_sql}")  # noqa: S608 - our names
-                    self.next = int(cur.fetchone()[0]) + 1
+                    cur.execute(self.top(0))
+                    self.next = int(cur.fetchone()[1]) + 1
                 found, self.next = self.next, self.next + 1
             self._ids[natural] = found
         if found not in self.batch:
@@ -435,14 +446,34 @@ class Appender:
             part = values[start:start + chunk]
             yield f"{column} IN ({', '.join(['?'] * len(part))})", part
 
-    def _allocate(self, cur) -> None:
-        """Read the next id of every table whose ids are not known yet, in one query, if the batch needs any."""
-        tables = [t for t in (self._keys, self._metas, self._specs) if t.next is None]
-        if not any(t.allocates for t in tables):
+    def _look_up(self, cur, naturals: list[list[tuple]]) -> None:
+        """Find the ids of the keys, metas and specs (``naturals``, in that order) not cached: one query on
+        PostgreSQL (SQLite: as few as its parameter limit allows), with the tables' ``max(id)`` the first time."""
+        tables = (self._keys, self._metas, self._specs)
+        missing = [table.missing(n) for table, n in zip(tables, naturals, strict=True)]
+        selects = [s for tag, (table, m) in enumerate(zip(tables, missing, strict=True)) if m
+                   for s in table.selects(tag, m)]
+        if not selects:
             return
-        cur.execute("SELECT " + ", ".join(t.top_sql for t in tables))
-        for table, top in zip(tables, cur.fetchone(), strict=True):
-            table.next = int(top) + 1
+        selects += [(table.top(len(tables) + tag), [], 0) for tag, table in enumerate(tables) if table.next is None]
+        limit = _variables_per_statement()
+        statements: list[tuple[list[str], list, int]] = []
+        for sql, params, count in selects:
+            if statements and (self._postgresql or statements[-1][2] + count <= limit):
+                sqls, values, total = statements[-1]
+                statements[-1] = ([*sqls, sql], [*values, *params], total + count)
+            else:
+                statements.append(([sql], list(params), count))
+        for sqls, params, _count in statements:
+            cur.execute(" UNION ALL ".join(sqls), params)
+            for row in cur.fetchall():
+                tag = int(row[0])
+                if tag < len(tables):
+                    tables[tag].found(row[1:])
+                else:
+                    tables[tag - len(tables)].next = int(row[1]) + 1
+        for table, m in zip(tables, missing, strict=True):
+            table.looked_up(m)
 
     def _load_bases(self, cur, pairs: dict[tuple[int, str], None], first_new: int | None) -> _Bases:
         """Read what the batch's members may be stored against: for each (key_id, member) whose base is not
@@ -465,12 +496,17 @@ class Appender:
                         last[(int(key_id), member)] = refs[member]
         rows: dict[str, tuple[str | None, bytes]] = {}
         level = {self._bases[p] for p in pairs if p in self._bases} | set(last.values())
-        while level:
-            for condition, params in self._in("digest", sorted(level), "text"):
-                cur.execute(f"SELECT digest, base, data FROM blobs WHERE {condition}", params)  # noqa: S608
-                for digest, base, data in cur.fetchall():
+        asked: set[str] = set()
+        while level:  # two levels a query: a value stored against a base, and the base
+            for condition, params in self._in("b.digest", sorted(level), "text"):
+                cur.execute("SELECT b.digest, b.base, b.data, r.base, r.data FROM blobs b "  # noqa: S608
+                            f"LEFT JOIN blobs r ON r.digest = b.base WHERE {condition}", params)
+                for digest, base, data, base_base, base_data in cur.fetchall():
                     rows[digest] = (base, bytes(data))
-            level = {rows[d][0] for d in level if d in rows and rows[d][0] is not None} - rows.keys()
+                    if base_data is not None:
+                        rows[base] = (base_base, bytes(base_data))
+            asked |= level
+            level = {row[0] for row in rows.values() if row[0] is not None} - rows.keys() - asked
         bases = _Bases(rows, {})
         for pair, digest in last.items():
             root = bases.root(digest)
@@ -513,10 +549,8 @@ class Appender:
             parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
         for interned in (self._keys, self._metas, self._specs):
             interned.make_room(len(parts))
-        self._keys.prefetch(cur, [p[0] for p in parts])
-        self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
-        self._specs.prefetch(cur, [(p[2]["digest"],) for p in parts])
-        self._allocate(cur)
+        self._look_up(cur, [[p[0] for p in parts], [(p[1]["digest"],) for p in parts],
+                            [(p[2]["digest"],) for p in parts]])
         first_new = self._keys.next  # keys from here on are this batch's: no logged event names them
         log_rows = []
         pairs: dict[tuple[int, str], None] = {}

@@ -41,9 +41,10 @@ Bases: a large member is stored against its resource's *base* for it, the first 
 (after a restart: the base of the last logged value). The appender caches each (resource, member)'s base
 digest only. A batch reads the last logged ``spec_blobs`` of the resources whose base is not cached (one
 query; none for the resources new in the batch), then the rows of the bases it may use, with their base
-chains (one query a chain level), and re-inserts each base it stores a value against (a retention pass
-between the read and the insert cannot take it away). A base retention removed since it was cached is not
-brought back: the new value is stored whole and becomes the base of the member's later values.
+chains (one query, which reads two levels of a chain), and re-inserts each base it stores a value against
+(a retention pass between the read and the insert cannot take it away). A base retention removed since it
+was cached is not brought back: the new value is stored whole and becomes the base of the member's later
+values.
 """
 
 from __future__ import annotations

@@ -368,20 +368,13 @@ class _Bases:
     def __init__(self, rows: dict[str, tuple[str | None, bytes]], last: dict[tuple[int, str], str]) -> None:
         self.rows = rows  # digest -> (base, data), as read from ``blobs`` (with each base chain)
         self.last = last  # (key_id, member) -> the root of its last logged value's chain (not cached before)
-        self._texts: dict[str, bytes | None] = {}
+        self._texts: dict[str, bytes] = {}
 
-    def text(self, digest: str) -> bytes | None:
-        """The blob's JSON text, None if it (or a blob of its base chain) is not in ``blobs``."""
+    def text(self, digest: str) -> bytes:
+        """The blob's JSON text (its base chain is in ``rows``)."""
         if digest not in self._texts:
-            row = self.rows.get(digest)
-            if row is None:
-                text = None
-            elif row[0] is None:
-                text = inflate(row[1])
-            else:
-                base = self.text(row[0])
-                text = None if base is None else inflate(row[1], base)
-            self._texts[digest] = text
+            base, data = self.rows[digest]
+            self._texts[digest] = inflate(data, self.text(base) if base is not None else None)
         return self._texts[digest]
 
     def add(self, digest: str, text: bytes, data: bytes) -> None:
@@ -515,18 +508,17 @@ class Appender:
                 bases.last[pair] = root
         return bases
 
-    def _base(self, bases: _Bases, key_id: int, member: str) -> tuple[str, bytes] | None:
-        """(digest, JSON) of the blob later values of this resource's member are stored against: the first
-        value seen (or, after a restart, the base of the last logged value); None if there is none, or if
-        it is no longer in ``blobs`` (retention removed it: the new value is stored whole instead)."""
+    def _base(self, bases: _Bases, key_id: int, member: str) -> str | None:
+        """The digest of the blob later values of this resource's member are stored against: the first value
+        seen (or, after a restart, the base of the last logged value); None if there is none, or if it is no
+        longer in ``blobs`` (retention removed it: the new value is stored whole instead)."""
         digest = self._bases.get((key_id, member))
         if digest is None:
             digest = bases.last.get((key_id, member))
             if digest is None:
                 return None
             self._bases[(key_id, sys.intern(member))] = digest
-        text = bases.text(digest)
-        return None if text is None else (digest, text)
+        return digest if bases.root(digest) is not None else None
 
     def append(self, cur, rows: list[tuple]) -> None:
         if not rows:
@@ -578,13 +570,12 @@ class Appender:
                         new_blobs[blob_digest] = (None, packed)
                         bases.add(blob_digest, data, packed)
                         self._bases[(key_id, sys.intern(member))] = blob_digest
-                    elif base[0] == blob_digest:  # back to its base's value
-                        for digest, row in bases.chain(blob_digest):
-                            new_blobs.setdefault(digest, row)
-                    else:
-                        new_blobs[blob_digest] = (base[0], compress(data, base[1]))
-                        for digest, row in bases.chain(base[0]):  # the base must exist as long as this does
-                            new_blobs.setdefault(digest, row)
+                        continue
+                    if base != blob_digest:
+                        new_blobs[blob_digest] = (base, compress(data, bases.text(base)))
+                    # the base must exist as long as this does (or it is this value: back to its base's value)
+                    for digest, row in bases.chain(base):
+                        new_blobs.setdefault(digest, row)
         for interned in (self._keys, self._metas, self._specs):
             interned.ensure(cur)
         if new_blobs:

@@ -365,9 +365,9 @@ class _Bases:
     """What one batch knows of the blobs its members may be stored against (``Appender._bases`` caches only
     each (resource, member)'s base digest): the rows read for it, and the texts of the bases."""
 
-    def __init__(self, rows: dict[str, tuple[str | None, bytes]], last: dict[tuple[int, str], str]) -> None:
+    def __init__(self, rows: dict[str, tuple[str | None, bytes]]) -> None:
         self.rows = rows  # digest -> (base, data), as read from ``blobs`` (with each base chain)
-        self.last = last  # (key_id, member) -> the root of its last logged value's chain (not cached before)
+        self.last: dict[tuple[int, str], str] = {}  # (key_id, member) -> its last logged value's chain's root
         self._texts: dict[str, bytes] = {}
 
     def text(self, digest: str) -> bytes:
@@ -472,7 +472,8 @@ class Appender:
     def _load_bases(self, cur, pairs: dict[tuple[int, str], None], first_new: int | None) -> _Bases:
         """Read what the batch's members may be stored against: for each (key_id, member) whose base is not
         cached, the blobs of its resource's last logged spec (one query; not for the batch's new resources),
-        then the rows of those blobs and of the cached bases with their base chains (one query a level)."""
+        then the rows of those blobs and of the cached bases with their base chains (one query, which reads
+        two levels of a chain: a value's row and its base's; a longer chain takes one more a level)."""
         wanted: dict[int, list[str]] = {}
         for key_id, member in pairs:
             if (key_id, member) not in self._bases and (first_new is None or key_id < first_new):
@@ -501,7 +502,7 @@ class Appender:
                         rows[base] = (base_base, bytes(base_data))
             asked |= level
             level = {row[0] for row in rows.values() if row[0] is not None} - rows.keys() - asked
-        bases = _Bases(rows, {})
+        bases = _Bases(rows)
         for pair, digest in last.items():
             root = bases.root(digest)
             if root is not None:

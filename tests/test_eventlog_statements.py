@@ -245,3 +245,19 @@ def test_a_value_whose_cached_base_retention_removed_is_stored_whole(db_url: str
             assert spec == config(4).spec
     finally:
         model.close()
+
+
+def test_sqlite_lookups_split_at_its_parameter_limit(sqlite_url: str, tmp_path, monkeypatch) -> None:
+    """SQLite binds each value as a parameter: a batch whose lookups need more than its limit takes several
+    statements (here a limit of 50: 16 keys, or 50 digests, a statement) and stores the same."""
+    monkeypatch.setattr(eventlog, "_variables_per_statement", lambda: 50)
+    model, _, phases = _run(sqlite_url, eventlog.Appender)
+    reference, _, _ = _run(f"sqlite:///{tmp_path / 'reference.db'}", eventlog_reference.Appender)
+    try:
+        (bootstrap,), _live, _restarted = phases
+        assert bootstrap[1] > (4 * MACHINES + 3) // 16, phases
+        assert _tables(model.engine) == _tables(reference.engine)
+        assert _resolved_events(model.engine) == _resolved_events(reference.engine)
+    finally:
+        model.close()
+        reference.close()

@@ -246,7 +246,8 @@ class _Compiled:
         return compiled.string, tuple(compiled.positiontup or ())
 
 
-LOOKUP_COLUMNS = ("namespace", "type", "id", "digest")  # the natural keys of resource_keys, metas, specs
+# The natural keys of resource_keys, metas and specs, with their types as PostgreSQL arrays.
+LOOKUP_COLUMNS = {"namespace": "text", "type": "text", "id": "text", "digest": "bytea"}
 
 
 def _variables_per_statement() -> int:
@@ -287,18 +288,20 @@ class _Interned:
         """(SELECT, parameters, parameter count) finding the ids of ``missing``, in the columns of
         ``LOOKUP_COLUMNS`` after ``tag``: one on PostgreSQL (the values bound as arrays), on SQLite as few as
         its limit on bound parameters allows."""
-        columns = ", ".join(f"t.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
-        head = f"SELECT {tag}, t.{self.id_column}, {columns}"
         table = self.table.name
         if self._postgresql:
-            if len(self.natural) == 1:
-                yield f"{head} FROM {table} t WHERE t.{self.natural[0]} = ANY(%s)", [[n[0] for n in missing]], 1
-            else:
-                arrays = ", ".join(["%s::text[]"] * len(self.natural))
-                on = " AND ".join(f"t.{name} = n.{name}" for name in self.natural)
-                yield (f"{head} FROM unnest({arrays}) AS n({', '.join(self.natural)}) JOIN {table} t ON {on}",
-                       [list(column) for column in zip(*missing, strict=True)], len(self.natural))
+            # Each value probes the unique index (LATERAL ... LIMIT 1): a join could hash the whole table, and
+            # "= ANY" of a bootstrap's 2,000 values scans it (the planner's choice at 200,000 rows).
+            columns = ", ".join(f"n.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
+            arrays = ", ".join(f"%s::{LOOKUP_COLUMNS[name]}[]" for name in self.natural)
+            on = " AND ".join(f"t.{name} = n.{name}" for name in self.natural)
+            yield (f"SELECT {tag}, t.{self.id_column}, {columns} "  # noqa: S608 - our names; values bound
+                   f"FROM unnest({arrays}) AS n({', '.join(self.natural)}) "
+                   f"CROSS JOIN LATERAL (SELECT t.{self.id_column} FROM {table} t WHERE {on} LIMIT 1) t",
+                   [list(column) for column in zip(*missing, strict=True)], len(self.natural))
             return
+        columns = ", ".join(f"t.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
+        head = f"SELECT {tag}, t.{self.id_column}, {columns}"
         width = len(self.natural)
         chunk = _variables_per_statement() // width
         for start in range(0, len(missing), chunk):
@@ -428,13 +431,9 @@ class Appender:
             interned.reset()
         self._bases = {}
 
-    def _in(self, column: str, values: list, array_type: str) -> Iterator[tuple[str, list]]:
-        """(condition, parameters) of ``column`` in ``values``: one on PostgreSQL, chunks on SQLite."""
-        if not values:
-            return
-        if self._postgresql:
-            yield f"{column} = ANY(%s::{array_type}[])", [values]
-            return
+    @staticmethod
+    def _in(column: str, values: list) -> Iterator[tuple[str, list]]:
+        """(condition, parameters) of ``column`` in ``values`` on SQLite: as few as its parameter limit allows."""
         chunk = _variables_per_statement()
         for start in range(0, len(values), chunk):
             part = values[start:start + chunk]
@@ -479,11 +478,18 @@ class Appender:
             if (key_id, member) not in self._bases and (first_new is None or key_id < first_new):
                 wanted.setdefault(key_id, []).append(member)
         last: dict[tuple[int, str], str] = {}
-        for condition, params in self._in("k.key_id", list(wanted), "bigint"):
-            cur.execute(
-                "SELECT k.key_id, (SELECT s.spec_blobs FROM event_log l JOIN specs s ON s.spec_id = l.spec_id "  # noqa: S608
-                f"WHERE l.key_id = k.key_id ORDER BY l.revision DESC LIMIT 1) FROM resource_keys k WHERE {condition}",
-                params)
+        newest = ("(SELECT s.spec_blobs FROM event_log l JOIN specs s ON s.spec_id = l.spec_id "
+                  "WHERE l.key_id = k.key_id ORDER BY l.revision DESC LIMIT 1)")
+        if not wanted:
+            queries = []
+        elif self._postgresql:
+            queries = [(f"SELECT k.key_id, {newest} FROM unnest(%s::bigint[]) AS k(key_id)",  # noqa: S608
+                        [list(wanted)])]
+        else:
+            queries = [(f"SELECT k.key_id, {newest} FROM resource_keys k WHERE {condition}", params)  # noqa: S608
+                       for condition, params in self._in("k.key_id", list(wanted))]
+        for sql, params in queries:
+            cur.execute(sql, params)
             for key_id, refs in cur.fetchall():
                 refs = json.loads(refs) if isinstance(refs, str | bytes) else refs
                 for member in wanted[int(key_id)]:
@@ -493,9 +499,17 @@ class Appender:
         level = {self._bases[p] for p in pairs if p in self._bases} | set(last.values())
         asked: set[str] = set()
         while level:  # two levels a query: a value stored against a base, and the base
-            for condition, params in self._in("b.digest", sorted(level), "text"):
-                cur.execute("SELECT b.digest, b.base, b.data, r.base, r.data FROM blobs b "  # noqa: S608
-                            f"LEFT JOIN blobs r ON r.digest = b.base WHERE {condition}", params)
+            if self._postgresql:  # each digest probes the primary key (see _Interned.selects)
+                reads = [("SELECT b.digest, b.base, b.data, r.base, r.data FROM unnest(%s::text[]) AS n(digest) "
+                          "CROSS JOIN LATERAL (SELECT * FROM blobs b WHERE b.digest = n.digest LIMIT 1) b "
+                          "LEFT JOIN LATERAL (SELECT * FROM blobs r WHERE r.digest = b.base LIMIT 1) r ON true",
+                          [sorted(level)])]
+            else:
+                reads = [("SELECT b.digest, b.base, b.data, r.base, r.data FROM blobs b "  # noqa: S608
+                          f"LEFT JOIN blobs r ON r.digest = b.base WHERE {condition}", params)
+                         for condition, params in self._in("b.digest", sorted(level))]
+            for sql, params in reads:
+                cur.execute(sql, params)
                 for digest, base, data, base_base, base_data in cur.fetchall():
                     rows[digest] = (base, bytes(data))
                     if base_data is not None:

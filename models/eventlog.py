@@ -33,9 +33,9 @@ back in the same transaction as the event that needs it (a base blob is the exce
 
 A batch costs a few statements whatever its size and mix of kinds (in the writer's pipeline mode on
 PostgreSQL each read is a round trip): one query looks up the keys, metas and specs it names that are not
-cached (PostgreSQL binds the values as arrays, unnested, each probing the unique index; SQLite as many rows a statement as
-its parameter limit allows), and, once per appender, the tables' next ids (it is the only writer; ``reset``
-forgets them); then the bases (below), and one INSERT per table.
+cached (PostgreSQL binds the values as arrays, unnested, each probing the unique index; SQLite as many
+rows a statement as its parameter limit allows), and, once per appender, the tables' next ids (it is the
+only writer; ``reset`` forgets them); then the bases (below), and one INSERT per table.
 
 Bases: a large member is stored against its resource's *base* for it, the first value the appender saw
 (after a restart: the base of the last logged value). The appender caches each (resource, member)'s base

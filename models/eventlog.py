@@ -29,13 +29,30 @@ table held them, ``reporting.stamp_sql``), so every SQL reader
 Content-addressed rows are shared, so retention deletes them only when no event (key, meta, spec) or
 spec (blob) refers to them any more (models/retention.py). The appender therefore re-inserts,
 idempotently, every key, meta, spec and blob a batch refers to: a row removed since it was cached comes
-back in the same transaction as the event that needs it.
+back in the same transaction as the event that needs it (a base blob is the exception, below).
+
+A batch costs a few statements whatever its size and mix of kinds (in the writer's pipeline mode on
+PostgreSQL each read is a round trip): one query looks up the keys, metas and specs it names that are not
+cached (PostgreSQL binds the values as arrays, unnested, each probing the unique index; SQLite as many
+rows a statement as its parameter limit allows), and, once per appender, the tables' next ids (it is the
+only writer; ``reset`` forgets them); then the bases (below), and one INSERT per table.
+
+Bases: a large member is stored against its resource's *base* for it, the first value the appender saw
+(after a restart: the base of the last logged value). The appender caches each (resource, member)'s base
+digest only. A batch reads the last logged ``spec_blobs`` of the resources whose base is not cached (one
+query; none for the resources new in the batch), then the rows of the bases it may use, with their base
+chains (one query, which reads two levels of a chain), and re-inserts each base it stores a value against
+(a retention pass between the read and the insert cannot take it away). A base retention removed since it
+was cached is not brought back: the new value is stored whole and becomes the base of the member's later
+values.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
+import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
@@ -51,7 +68,7 @@ from models.schema import blobs, event_log, metas, resource_keys, specs, to_micr
 BLOB_MIN_BYTES = 256
 # Bounded caches: digest -> id lookups that would otherwise hit the database for every event.
 CACHE_ENTRIES = 20_000  # a bootstrap's ids are rarely asked for again: 10x fewer cost no speed, ~60 MB at 10k machines
-BASE_ENTRIES = 2_048  # (resource, member) -> base blob, with its text: a few KB each
+BASE_ENTRIES = 65_536  # (resource, member) -> its base blob's digest: ~120 B each
 EVENT_COLUMNS = ("revision", "namespace", "type", "id", "event", "version", "phase", "owner", "created",
                  "updated", "labels", "annotations", "finalizers", "spec", "observed_at")
 
@@ -229,60 +246,110 @@ class _Compiled:
         return compiled.string, tuple(compiled.positiontup or ())
 
 
+# The natural keys of resource_keys, metas and specs, with their types as PostgreSQL arrays.
+LOOKUP_COLUMNS = {"namespace": "text", "type": "text", "id": "text", "digest": "bytea"}
+
+
+def _variables_per_statement() -> int:
+    """SQLite's limit on a statement's bound parameters (SQLITE_MAX_VARIABLE_NUMBER's default)."""
+    return 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+
+
 class _Interned:
-    """One table whose rows are stored once and named by an id: ``id_for`` finds (cache, then the
-    database) or allocates the id of a row given its natural key; ``ensure`` re-inserts a batch's rows."""
+    """One table whose rows are stored once and named by an id: ``selects`` look up a batch's natural keys
+    (``Appender._look_up``: one query for the three tables), ``id_for`` finds (cache) or allocates the id of
+    a row; ``ensure`` re-inserts a batch's rows."""
 
     def __init__(self, table: sa.Table, id_column: str, natural: tuple[str, ...], compiled: _Compiled) -> None:
         self.table, self.id_column, self.natural = table, id_column, natural
-        self._mark = "%s" if compiled.dialect_name == "postgresql" else "?"
+        self._postgresql = compiled.dialect_name == "postgresql"
         self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
         self._find = compiled(sa.select(table.c[id_column]).where(
             *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
-        self._top = compiled(sa.select(sa.func.coalesce(sa.func.max(table.c[id_column]), sa.literal_column("0"))))[0]
         self.reset()
 
     def reset(self) -> None:
         self._ids: dict = {}
-        self._absent: set = set()  # looked up by ``prefetch`` in this batch and not there
-        self._next: int | None = None
+        self._absent: set = set()  # looked up in this batch and not there
+        self.next: int | None = None  # the next id to allocate: max(id) + 1, read once (the only writer)
         self.batch: dict[int, dict] = {}
 
-    def prefetch(self, cur, naturals: Iterable[tuple], chunk: int = 500) -> None:
-        """Look up, a few hundred per query, the ids of ``naturals`` not in the cache (a bootstrap's batch
-        would otherwise cost one query per row)."""
-        groups: dict[tuple, list[tuple]] = {}  # by all but the last column: the unique index's prefix
-        for natural in {n for n in naturals if n not in self._ids}:
-            groups.setdefault(natural[:-1], []).append(natural)
-        columns = ", ".join((self.id_column, *self.natural))
-        prefix = "".join(f"{name} = {self._mark} AND " for name in self.natural[:-1])
-        for head, missing in groups.items():
-            for start in range(0, len(missing), chunk):
-                part = missing[start:start + chunk]
-                marks = ", ".join([self._mark] * len(part))
-                cur.execute(f"SELECT {columns} FROM {self.table.name} "  # noqa: S608 - our names; values bound
-                            f"WHERE {prefix}{self.natural[-1]} IN ({marks})", [*head, *(n[-1] for n in part)])
-                for row in cur.fetchall():
-                    self._ids[tuple(bytes(v) if isinstance(v, memoryview) else v for v in row[1:])] = int(row[0])
-                self._absent.update(n for n in part if n not in self._ids)
+    def make_room(self, count: int) -> None:
+        """Empty the cache if ``count`` more entries would overflow it: before a batch, never during one
+        (an id the batch's lookup found must stay cached until it is used)."""
+        if len(self._ids) + count > CACHE_ENTRIES:
+            self._ids.clear()
+
+    def missing(self, naturals: Iterable[tuple]) -> list[tuple]:
+        """``naturals`` not in the cache, each once."""
+        return [n for n in dict.fromkeys(naturals) if n not in self._ids]
+
+    def selects(self, tag: int, missing: list[tuple]) -> Iterator[tuple[str, list, int]]:
+        """(SELECT, parameters, parameter count) finding the ids of ``missing``, in the columns of
+        ``LOOKUP_COLUMNS`` after ``tag``: one on PostgreSQL (the values bound as arrays), on SQLite as few as
+        its limit on bound parameters allows."""
+        table = self.table.name
+        if self._postgresql:
+            # Each value probes the unique index (LATERAL ... LIMIT 1): a join could hash the whole table, and
+            # "= ANY" of a bootstrap's 2,000 values scans it (the planner's choice at 200,000 rows).
+            columns = ", ".join(f"n.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
+            arrays = ", ".join(f"%s::{LOOKUP_COLUMNS[name]}[]" for name in self.natural)
+            on = " AND ".join(f"t.{name} = n.{name}" for name in self.natural)
+            yield (f"SELECT {tag}, t.{self.id_column}, {columns} "  # noqa: S608 - our names; values bound
+                   f"FROM unnest({arrays}) AS n({', '.join(self.natural)}) "
+                   f"CROSS JOIN LATERAL (SELECT t.{self.id_column} FROM {table} t WHERE {on} LIMIT 1) t",
+                   [list(column) for column in zip(*missing, strict=True)], len(self.natural))
+            return
+        columns = ", ".join(f"t.{name}" if name in self.natural else "NULL" for name in LOOKUP_COLUMNS)
+        head = f"SELECT {tag}, t.{self.id_column}, {columns}"
+        width = len(self.natural)
+        chunk = _variables_per_statement() // width
+        for start in range(0, len(missing), chunk):
+            part = missing[start:start + chunk]
+            if width == 1:
+                marks = ", ".join(["?"] * len(part))
+                yield f"{head} FROM {table} t WHERE t.{self.natural[0]} IN ({marks})", [n[0] for n in part], len(part)
+            else:
+                row = f"({', '.join(['?'] * width)})"
+                on = " AND ".join(f"t.{name} = n.column{i}" for i, name in enumerate(self.natural, 1))
+                yield (f"{head} FROM (VALUES {', '.join([row] * len(part))}) AS n JOIN {table} t ON {on}",
+                       [value for natural in part for value in natural], width * len(part))
+
+    def top(self, tag: int) -> str:
+        """A SELECT of ``max(id)`` in the lookup's columns."""
+        nulls = ", ".join(["NULL"] * len(LOOKUP_COLUMNS))
+        return f"SELECT {tag}, coalesce(max({self.id_column}), 0), {nulls} FROM {self.table.name}"  # noqa: S608
+
+    def found(self, row: Sequence) -> None:
+        """A row of the lookup (after its tag): the id and ``LOOKUP_COLUMNS``."""
+        values = dict(zip(LOOKUP_COLUMNS, row[1:], strict=True))
+        self._ids[tuple(bytes(values[n]) if isinstance(values[n], memoryview) else values[n]
+                        for n in self.natural)] = int(row[0])
+
+    def looked_up(self, missing: list[tuple]) -> None:
+        """``missing`` were looked up: those not found get new ids."""
+        self._absent.update(n for n in missing if n not in self._ids)
+
+    @property
+    def allocates(self) -> bool:
+        """Whether this batch needs new ids (its lookup did not find every row)."""
+        return bool(self._absent)
 
     def id_for(self, cur, natural: tuple, row: dict) -> int:
         """The id of the row named by ``natural``; ``row`` (without the id) is remembered for ``ensure``."""
         found = self._ids.get(natural)
         if found is None:
             hit = None
-            if natural not in self._absent:
+            if natural not in self._absent:  # not looked up with the batch: look it up
                 cur.execute(self._find, natural)
                 hit = cur.fetchone()
             if hit is not None:
                 found = int(hit[0])
             else:
-                if self._next is None:
-                    cur.execute(self._top)
-                    self._next = int(cur.fetchone()[0]) + 1
-                found, self._next = self._next, self._next + 1
-            if len(self._ids) >= CACHE_ENTRIES:
-                self._ids.clear()  # crude but bounded; misses are looked up in the database
+                if self.next is None:
+                    cur.execute(self.top(0))
+                    self.next = int(cur.fetchone()[1]) + 1
+                found, self.next = self.next, self.next + 1
             self._ids[natural] = found
         if found not in self.batch:
             self.batch[found] = {self.id_column: found, **row}
@@ -295,6 +362,44 @@ class _Interned:
             cur.executemany(sql, [tuple(row[c] for c in columns) for row in self.batch.values()])
             self.batch = {}
         self._absent = set()
+
+
+class _Bases:
+    """What one batch knows of the blobs its members may be stored against (``Appender._bases`` caches only
+    each (resource, member)'s base digest): the rows read for it, and the texts of the bases."""
+
+    def __init__(self, rows: dict[str, tuple[str | None, bytes]]) -> None:
+        self.rows = rows  # digest -> (base, data), as read from ``blobs`` (with each base chain)
+        self.last: dict[tuple[int, str], str] = {}  # (key_id, member) -> its last logged value's chain's root
+        self._texts: dict[str, bytes] = {}
+
+    def text(self, digest: str) -> bytes:
+        """The blob's JSON text (its base chain is in ``rows``)."""
+        if digest not in self._texts:
+            base, data = self.rows[digest]
+            self._texts[digest] = inflate(data, self.text(base) if base is not None else None)
+        return self._texts[digest]
+
+    def add(self, digest: str, text: bytes, data: bytes) -> None:
+        """A blob this batch stores whole."""
+        self.rows[digest] = (None, data)
+        self._texts[digest] = text
+
+    def chain(self, digest: str) -> Iterator[tuple[str, tuple[str | None, bytes]]]:
+        """The rows a blob stored against ``digest`` needs: its own and its bases'."""
+        while digest is not None:
+            row = self.rows[digest]
+            yield digest, row
+            digest = row[0]
+
+    def root(self, digest: str) -> str | None:
+        """The blob at the end of ``digest``'s base chain, None if a blob of the chain is missing."""
+        while digest in self.rows:
+            base = self.rows[digest][0]
+            if base is None:
+                return digest
+            digest = base
+        return None
 
 
 class Appender:
@@ -310,19 +415,14 @@ class Appender:
         # microseconds on SQLite (models/schema.py); PostgreSQL takes the values as they are bound. One batch
         # shares its observed_at: the last conversion is kept.
         self._legacy = legacy
+        self._postgresql = dialect.name == "postgresql"
         self._time = _MicrosCache() if not legacy and dialect.name == "sqlite" else _unchanged
         meta_table, log_table = _legacy_tables() if legacy else (metas, event_log)
         self._keys = _Interned(resource_keys, "key_id", ("namespace", "type", "id"), compiled)
         self._metas = _Interned(meta_table, "meta_id", ("digest",), compiled)
         self._specs = _Interned(specs, "spec_id", ("digest",), compiled)
         self._blobs_insert = compiled(_ensure(blobs, "digest", dialect.name))
-        last = (sa.select(sa.func.max(event_log.c.revision))
-                .where(event_log.c.key_id == sa.bindparam("key_id")).scalar_subquery())
-        self._last_blobs = compiled(
-            sa.select(specs.c.spec_blobs).join(event_log, event_log.c.spec_id == specs.c.spec_id)
-            .where(event_log.c.revision == last))
-        self._blob_row = compiled(sa.select(blobs.c.data, blobs.c.base).where(blobs.c.digest == sa.bindparam("d")))[0]
-        self._bases: dict[tuple[int, str], tuple[str, bytes, bytes]] = {}
+        self._bases: dict[tuple[int, str], str] = {}  # (key_id, member) -> the digest of its base blob
         self._log_insert = compiled(sa.insert(log_table).values({c.name: sa.bindparam(c.name) for c in log_table.c}))
 
     def reset(self) -> None:
@@ -331,39 +431,113 @@ class Appender:
             interned.reset()
         self._bases = {}
 
-    def _base(self, cur, key_id: int, member: str) -> tuple[str, bytes, bytes] | None:
-        """(digest, JSON, stored data) of the blob later values of this resource's member are stored against:
-        the first value seen (or, after a restart, the base of the last logged value)."""
-        hit = self._bases.get((key_id, member))
-        if hit is not None:
-            return hit
-        sql, _ = self._last_blobs
-        cur.execute(sql, (key_id,))
-        row = cur.fetchone()
-        refs = None if row is None or row[0] is None else row[0]
-        refs = json.loads(refs) if isinstance(refs, str | bytes) else refs
-        digest = (refs or {}).get(member)
-        while digest is not None:
-            cur.execute(self._blob_row, (digest,))
-            found = cur.fetchone()
-            if found is None:
-                return None
-            data, base = bytes(found[0]), found[1]
-            if base is None:
-                return self._remember_base(key_id, member, (digest, inflate(data), data))
-            digest = base
-        return None
+    @staticmethod
+    def _in(column: str, values: list) -> Iterator[tuple[str, list]]:
+        """(condition, parameters) of ``column`` in ``values`` on SQLite: as few as its parameter limit allows."""
+        chunk = _variables_per_statement()
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            yield f"{column} IN ({', '.join(['?'] * len(part))})", part
 
-    def _remember_base(self, key_id: int, member: str, base: tuple[str, bytes, bytes]) -> tuple[str, bytes, bytes]:
-        if len(self._bases) >= BASE_ENTRIES:
-            self._bases.clear()
-        self._bases[(key_id, member)] = base
-        return base
+    def _look_up(self, cur, naturals: list[list[tuple]]) -> None:
+        """Find the ids of the keys, metas and specs (``naturals``, in that order) not cached: one query on
+        PostgreSQL (SQLite: as few as its parameter limit allows), with the tables' ``max(id)`` the first time."""
+        tables = (self._keys, self._metas, self._specs)
+        missing = [table.missing(n) for table, n in zip(tables, naturals, strict=True)]
+        selects = [s for tag, (table, m) in enumerate(zip(tables, missing, strict=True)) if m
+                   for s in table.selects(tag, m)]
+        if not selects:
+            return
+        selects += [(table.top(len(tables) + tag), [], 0) for tag, table in enumerate(tables) if table.next is None]
+        limit = _variables_per_statement()
+        statements: list[tuple[list[str], list, int]] = []
+        for sql, params, count in selects:
+            if statements and (self._postgresql or statements[-1][2] + count <= limit):
+                sqls, values, total = statements[-1]
+                statements[-1] = ([*sqls, sql], [*values, *params], total + count)
+            else:
+                statements.append(([sql], list(params), count))
+        for sqls, params, _count in statements:
+            cur.execute(" UNION ALL ".join(sqls), params)
+            for row in cur.fetchall():
+                tag = int(row[0])
+                if tag < len(tables):
+                    tables[tag].found(row[1:])
+                else:
+                    tables[tag - len(tables)].next = int(row[1]) + 1
+        for table, m in zip(tables, missing, strict=True):
+            table.looked_up(m)
+
+    def _load_bases(self, cur, pairs: dict[tuple[int, str], None], first_new: int | None) -> _Bases:
+        """Read what the batch's members may be stored against: for each (key_id, member) whose base is not
+        cached, the blobs of its resource's last logged spec (one query; not for the batch's new resources),
+        then the rows of those blobs and of the cached bases with their base chains (one query, which reads
+        two levels of a chain: a value's row and its base's; a longer chain takes one more a level)."""
+        wanted: dict[int, list[str]] = {}
+        for key_id, member in pairs:
+            if (key_id, member) not in self._bases and (first_new is None or key_id < first_new):
+                wanted.setdefault(key_id, []).append(member)
+        last: dict[tuple[int, str], str] = {}
+        newest = ("(SELECT s.spec_blobs FROM event_log l JOIN specs s ON s.spec_id = l.spec_id "
+                  "WHERE l.key_id = k.key_id ORDER BY l.revision DESC LIMIT 1)")
+        if not wanted:
+            queries = []
+        elif self._postgresql:
+            queries = [(f"SELECT k.key_id, {newest} FROM unnest(%s::bigint[]) AS k(key_id)",  # noqa: S608
+                        [list(wanted)])]
+        else:
+            queries = [(f"SELECT k.key_id, {newest} FROM resource_keys k WHERE {condition}", params)  # noqa: S608
+                       for condition, params in self._in("k.key_id", list(wanted))]
+        for sql, params in queries:
+            cur.execute(sql, params)
+            for key_id, refs in cur.fetchall():
+                refs = json.loads(refs) if isinstance(refs, str | bytes) else refs
+                for member in wanted[int(key_id)]:
+                    if refs and refs.get(member) is not None:
+                        last[(int(key_id), member)] = refs[member]
+        rows: dict[str, tuple[str | None, bytes]] = {}
+        level = {self._bases[p] for p in pairs if p in self._bases} | set(last.values())
+        asked: set[str] = set()
+        while level:  # two levels a query: a value stored against a base, and the base
+            if self._postgresql:  # each digest probes the primary key (see _Interned.selects)
+                reads = [("SELECT b.digest, b.base, b.data, r.base, r.data FROM unnest(%s::text[]) AS n(digest) "
+                          "CROSS JOIN LATERAL (SELECT * FROM blobs b WHERE b.digest = n.digest LIMIT 1) b "
+                          "LEFT JOIN LATERAL (SELECT * FROM blobs r WHERE r.digest = b.base LIMIT 1) r ON true",
+                          [sorted(level)])]
+            else:
+                reads = [("SELECT b.digest, b.base, b.data, r.base, r.data FROM blobs b "  # noqa: S608
+                          f"LEFT JOIN blobs r ON r.digest = b.base WHERE {condition}", params)
+                         for condition, params in self._in("b.digest", sorted(level))]
+            for sql, params in reads:
+                cur.execute(sql, params)
+                for digest, base, data, base_base, base_data in cur.fetchall():
+                    rows[digest] = (base, bytes(data))
+                    if base_data is not None:
+                        rows[base] = (base_base, bytes(base_data))
+            asked |= level
+            level = {row[0] for row in rows.values() if row[0] is not None} - rows.keys() - asked
+        bases = _Bases(rows)
+        for pair, digest in last.items():
+            root = bases.root(digest)
+            if root is not None:
+                bases.last[pair] = root
+        return bases
+
+    def _base(self, bases: _Bases, key_id: int, member: str) -> str | None:
+        """The digest of the blob later values of this resource's member are stored against: the first value
+        seen (or, after a restart, the base of the last logged value); None if there is none, or if it is no
+        longer in ``blobs`` (retention removed it: the new value is stored whole instead)."""
+        digest = self._bases.get((key_id, member))
+        if digest is None:
+            digest = bases.last.get((key_id, member))
+            if digest is None:
+                return None
+            self._bases[(key_id, sys.intern(member))] = digest
+        return digest if bases.root(digest) is not None else None
 
     def append(self, cur, rows: list[tuple]) -> None:
         if not rows:
             return
-        new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)
         parts = []
         for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
              finalizers, spec, observed_at) in rows:
@@ -381,26 +555,42 @@ class Appender:
                    "updated": self._time(updated),
                    "observed_at": self._time(observed_at)}
             parts.append(((namespace, type_, id_), meta, stored_spec, members, log))
-        self._keys.prefetch(cur, [p[0] for p in parts])
-        self._metas.prefetch(cur, [(p[1]["digest"],) for p in parts])
-        self._specs.prefetch(cur, [(p[2]["digest"],) for p in parts])
+        for interned in (self._keys, self._metas, self._specs):
+            interned.make_room(len(parts))
+        self._look_up(cur, [[p[0] for p in parts], [(p[1]["digest"],) for p in parts],
+                            [(p[2]["digest"],) for p in parts]])
+        first_new = self._keys.next  # keys from here on are this batch's: no logged event names them
         log_rows = []
+        pairs: dict[tuple[int, str], None] = {}
         for key, meta, stored_spec, members, log in parts:
             key_id = self._keys.id_for(cur, key, {"namespace": key[0], "type": key[1], "id": key[2]})
             meta_id = self._metas.id_for(cur, (meta["digest"],), meta)
             spec_id = self._specs.id_for(cur, (stored_spec["digest"],), stored_spec)
-            for member, (blob_digest, data) in members.items():
-                if blob_digest in new_blobs:
-                    continue
-                base = self._base(cur, key_id, member)
-                if base is None or base[0] == blob_digest:
-                    packed = base[2] if base is not None else compress(data)
-                    new_blobs[blob_digest] = (None, packed)
-                    self._remember_base(key_id, member, (blob_digest, data, packed))
-                else:
-                    new_blobs[blob_digest] = (base[0], compress(data, base[1]))
-                    new_blobs.setdefault(base[0], (None, base[2]))  # the base must exist as long as this does
             log_rows.append({**log, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id})
+            for member in members:
+                pairs[(key_id, sys.intern(member))] = None
+        new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)
+        if pairs:
+            if len(self._bases) + len(pairs) > BASE_ENTRIES:
+                self._bases.clear()  # crude but bounded; before the batch, so its reads stay valid
+            bases = self._load_bases(cur, pairs, first_new)
+            for (_key, _meta, _spec, members, _log), values in zip(parts, log_rows, strict=True):
+                for member, (blob_digest, data) in members.items():
+                    if blob_digest in new_blobs:
+                        continue
+                    key_id = values["key_id"]
+                    base = self._base(bases, key_id, member)
+                    if base is None:  # stored whole: the base of this member's later values
+                        packed = compress(data)
+                        new_blobs[blob_digest] = (None, packed)
+                        bases.add(blob_digest, data, packed)
+                        self._bases[(key_id, sys.intern(member))] = blob_digest
+                        continue
+                    if base != blob_digest:
+                        new_blobs[blob_digest] = (base, compress(data, bases.text(base)))
+                    # the base must exist as long as this does (or it is this value: back to its base's value)
+                    for digest, row in bases.chain(base):
+                        new_blobs.setdefault(digest, row)
         for interned in (self._keys, self._metas, self._specs):
             interned.ensure(cur)
         if new_blobs:

@@ -122,11 +122,15 @@ def shadow(value, tree: Tree):
     return value
 
 
-def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, tuple[str, bytes]]]:
-    """(stored spec JSON, spec_blobs JSON or None, {member: (digest, member JSON)}) for one spec."""
+def split_spec(type_: str, spec_json: str, spec: object = None
+               ) -> tuple[str, str | None, dict[str, tuple[str, bytes]]]:
+    """(stored spec JSON, spec_blobs JSON or None, {member: (digest, member JSON)}) for one spec.
+    ``spec``: the value ``spec_json`` encodes, when the caller has it (the watcher's decoder does): saves
+    parsing the text back; it is not changed."""
     if len(spec_json) < BLOB_MIN_BYTES:
         return spec_json, None, {}
-    spec = json.loads(spec_json)
+    if spec is None:
+        spec = json.loads(spec_json)
     if not isinstance(spec, dict):
         return spec_json, None, {}
     read = view_paths().get(type_, {})
@@ -150,9 +154,9 @@ def split_spec(type_: str, spec_json: str) -> tuple[str, str | None, dict[str, t
         out[member] = (digest, data)
     if not refs:
         return spec_json, None, {}
-    for member, digest in refs.items():
-        spec[member] = placeholders.get(member, digest)  # in the member's place (key order)
-    return _encode(spec), _encode(refs), out
+    stored = {member: placeholders.get(member, refs[member]) if member in refs else value  # key order kept
+              for member, value in spec.items()}
+    return _encode(stored), _encode(refs), out
 
 
 def resolve_spec(spec: dict, spec_blobs: dict | None, fetch) -> dict:
@@ -535,12 +539,14 @@ class Appender:
             self._bases[(key_id, sys.intern(member))] = digest
         return digest if bases.root(digest) is not None else None
 
-    def append(self, cur, rows: list[tuple]) -> None:
+    def append(self, cur, rows: list[tuple], spec_values: Sequence[object] | None = None) -> None:
+        """``spec_values``: each row's spec as the value its JSON text encodes, when the caller has them."""
         if not rows:
             return
         parts = []
-        for (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
-             finalizers, spec, observed_at) in rows:
+        for row, spec_value in zip(rows, [None] * len(rows) if spec_values is None else spec_values, strict=True):
+            (revision, namespace, type_, id_, event, version, phase, owner, created, updated, labels, notes,
+             finalizers, spec, observed_at) = row
             if self._legacy:
                 created_text = created if created is None or isinstance(created, str) else created.isoformat()
                 digest = state_digest((phase, owner, created_text, labels, notes, finalizers))
@@ -549,7 +555,7 @@ class Appender:
             created = self._time(created)
             meta = {"digest": digest, "phase": phase, "owner": owner, "created": created, "labels": labels,
                     "annotations": notes, "finalizers": finalizers}  # each table takes the columns it has
-            stored, spec_blobs, members = split_spec(type_, spec)
+            stored, spec_blobs, members = split_spec(type_, spec, spec_value)
             stored_spec = {"digest": state_digest((stored, spec_blobs)), "spec": stored, "spec_blobs": spec_blobs}
             log = {"revision": revision, "event": event, "version": version, "created": created,
                    "updated": self._time(updated),

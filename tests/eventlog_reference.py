@@ -157,7 +157,7 @@ class Appender:
         self._bases[(key_id, member)] = base
         return base
 
-    def append(self, cur, rows: list[tuple]) -> None:
+    def append(self, cur, rows: list[tuple], spec_values=None) -> None:  # spec_values: ignored, it parsed the text
         if not rows:
             return
         new_blobs: dict[str, tuple[str | None, bytes]] = {}  # digest -> (base, stored data)

@@ -278,3 +278,8 @@ def test_a_member_a_view_reads_part_of_is_a_blob_and_its_shadow_keeps_those_part
     # a member read whole by a view, or whose read part is most of it, stays in the spec
     small = {"hardware": {"arch": "amd64", "processors": [{"core_count": 8, "thread_count": 16}] * 12}}
     assert eventlog.split_spec(type_, json.dumps(small))[1] is None
+    # the decoder's dict instead of parsing the text: the same split, and the dict is left as it was
+    text = json.dumps(spec, separators=(",", ":"), ensure_ascii=False)
+    before = json.dumps(spec)
+    assert eventlog.split_spec(type_, text, spec) == eventlog.split_spec(type_, text)
+    assert json.dumps(spec) == before

@@ -54,9 +54,9 @@ class _Recording:
     appender: object
     batches: list[tuple[int, int]] = field(default_factory=list)
 
-    def append(self, cur, rows: list[tuple]) -> None:
+    def append(self, cur, rows: list[tuple], spec_values=None) -> None:
         counting = _Counting(cur)
-        self.appender.append(counting, rows)
+        self.appender.append(counting, rows, spec_values)
         self.batches.append((len(rows), counting.statements))
 
     def reset(self) -> None:

@@ -59,6 +59,7 @@ class Plan:
         self.observed = writer.sql.datetime_value(observed)
         self.head = writer.head
         self.events: list[tuple] = []
+        self.event_specs: list[dict] = []  # each event's spec as a dict: the log need not parse its JSON back
         self.pending: dict[StreamKey, dict[str, Entry | None]] = {}
         self.final: dict[Key, Decoded | None] = {}  # last state per touched key (None: destroyed)
         self.revision_of: dict[Key, int] = {}
@@ -204,6 +205,7 @@ class Plan:
             ts(res.created_text), ts(res.updated_text), res.labels_json, res.annotations_json,
             res.finalizers_json, res.spec_json, self.observed,
         ))
+        self.event_specs.append(res.spec)
         key = res.key
         if event == DESTROYED:
             self.final[key] = None

@@ -266,7 +266,7 @@ class Writer:
         fence.execute(sql.advance_head.sql, self._bind(
             sql.advance_head, epoch=self.epoch, old_head=self.head, head=plan.head, heartbeat=plan.observed))
         if plan.events:
-            self.log.append(cur, plan.events)
+            self.log.append(cur, plan.events, plan.event_specs)
             self.rollup.fold(cur, plan.head)  # the per-day counts, in the same transaction (models/rollup.py)
         if plan.deleted:
             cur.executemany(sql.delete_resource.sql, plan.deleted)

@@ -247,6 +247,11 @@ def build_server(service: StateService, interceptors: Iterable[grpc.aio.ServerIn
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", -1),
             ("grpc.so_reuseport", 0),
+            # Omni serves gRPC through Go's net/http HTTP/2 server, which does not police pings: a client's
+            # keepalive on a quiet watch (once a minute) must not earn a GOAWAY "too_many_pings", as gRPC
+            # core's default policy gives after two pings within five minutes without data.
+            ("grpc.http2.max_ping_strikes", 0),
+            ("grpc.keepalive_permit_without_calls", 1),
         ],
     )
     server.add_generic_rpc_handlers((generic_handler(service), *more_services))

@@ -3,6 +3,8 @@ message by message over a real 127.0.0.1 socket with a plain grpcio client."""
 
 from __future__ import annotations
 
+import queue
+
 import grpc
 import pytest
 
@@ -440,3 +442,23 @@ def test_slow_consumer_gets_buffer_overrun(sim, state_stub):
     assert event.event_type == ERRORED and event.error.startswith("buffer overrun")
     sim.call(sim.simulator.clear_faults)
     reader.cancel()
+
+
+def test_a_quiet_watch_survives_a_clients_keepalive_pings(sim):
+    """Omni does not police pings (Go's net/http serves its gRPC): a watch with nothing to send, whose
+    client pings as often as it may, is not closed with GOAWAY too_many_pings."""
+    pinging = [*channel_options(), ("grpc.keepalive_time_ms", 100), ("grpc.keepalive_timeout_ms", 5_000),
+               ("grpc.http2.max_pings_without_data", 0), ("grpc.keepalive_permit_without_calls", 1),
+               ("grpc.http2.min_sent_ping_interval_without_data_ms", 100),
+               ("grpc.http2.min_time_between_pings_ms", 100)]
+    channel = grpc.insecure_channel(sim.address, options=pinging)
+    try:
+        reader = open_watch(state_pb2_grpc.StateStub(channel), watch_request(MS))
+        with pytest.raises(queue.Empty):
+            reader.next(timeout=6)  # a ping a second (gRPC core spaces them so) and no data: GOAWAY by now
+        target = ids_of(sim, MS)[0]
+        sim.call(lambda: store(sim).update(store(sim).get("default", MS, target), labels={"touched": "yes"}))
+        assert reader.next().event[0].resource.metadata.id == target
+        reader.cancel()
+    finally:
+        channel.close()

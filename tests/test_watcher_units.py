@@ -247,3 +247,12 @@ def test_decoded_states_give_int_entries() -> None:
     assert type(entry_of(versioned)) is int and type(entry_of(versionless)) is int
     assert unpack(entry_of(versioned)) == (5, 1_733_300_000_000_000, versioned.labels_key, 0)
     assert unpack(entry_of(versionless)) == (0, None, versionless.labels_key, versionless.content_key())
+
+
+def test_the_inbox_holds_two_batches_unless_told() -> None:
+    """A full inbox of decoded items is most of a PostgreSQL bootstrap's memory (watcher/service.py)."""
+    from watcher.service import WatchConfig, Watcher
+
+    assert Watcher(None, None, WatchConfig(kinds=[])).inbox.limit == 4_000
+    assert Watcher(None, None, WatchConfig(kinds=[], batch_items=500)).inbox.limit == 1_000
+    assert Watcher(None, None, WatchConfig(kinds=[], inbox_items=123)).inbox.limit == 123

@@ -9,9 +9,8 @@ from, and unless it hits exactly one row the transaction is rolled back and the 
 writer has taken over).
 
 Idempotency: the writer keeps an index of every current resource's (version, created, labels), packed
-into one int each (watcher/state.py). A state
-equal in version and created to the stored one changes nothing, so replays and re-bootstraps never
-duplicate a row. A state with another ``created`` is a re-creation: the old incarnation is recorded as
+into one int each (watcher/state.py). A state equal in version and created to the stored one changes
+nothing, so replays and re-bootstraps never duplicate a row. A state with another ``created`` is a re-creation: the old incarnation is recorded as
 destroyed first. Nothing in memory changes until the commit succeeds.
 """
 

@@ -23,6 +23,12 @@ def _env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+def rss_target_mb(machines: int) -> float:
+    """The watcher's peak RSS target: 200 MB up to 10k machines, 600 MB at 50k, linear between and beyond
+    (bench/fleet_scale.py and bench/watcher_bootstrap.py)."""
+    return 200.0 + max(0, machines - 10_000) * 400.0 / 40_000
+
+
 class Simulator:
     """``python -m simulator`` on free ports, verifying the signatures of one fresh service account."""
 

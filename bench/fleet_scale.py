@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from bench import Result, setting
 from bench._postgres import PG_ENVS, scratch_database, server_url
-from bench._watcher import Simulator, Watcher
+from bench._watcher import Simulator, Watcher, rss_target_mb
 from bench.api_http import api_server
 
 MACHINES = int(setting("BENCH_FLEET_MACHINES", 50_000, 2_000))
@@ -40,11 +40,6 @@ SECONDS = float(setting("BENCH_FLEET_SECONDS", 300, 20))
 CLUSTERS = max(2, MACHINES // 50)
 RATE_TARGET = 0.95
 SETTLE_SECONDS = 600  # how long the watcher may take to drain what churn left queued
-
-
-def rss_target_mb(machines: int) -> float:
-    """200 MB up to 10k machines, 600 MB at 50k, linear between and beyond."""
-    return 200.0 + max(0, machines - 10_000) * 400.0 / 40_000
 
 
 def _status_mb(pid: int, field: str) -> float:

@@ -199,3 +199,60 @@ def test_json_log_lines() -> None:
     record.fields = {"epoch": 3}
     line = json.loads(JsonFormatter().format(record))
     assert line["msg"] == "writer for db" and line["epoch"] == 3 and line["level"] == "INFO"
+
+
+# -- the writer's index entries ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("entry", [
+    (1, 1_733_300_000_000_000, hash('{"k":"v"}'), 0),
+    (7, None, -1, 0),
+    (2**40, 0, 2**63 - 1, 0),
+    (0, None, -2**63, hash("content")),
+    (0, None, 0, 2**63 - 1),
+    (3, -1, 5, 0),  # created before 1970: kept as the tuple
+    (-2, 10, 5, 0),  # a negative version: kept as the tuple
+    (0, 10, 5, 0),  # versionless with a created (the first pass of the writer's index load)
+    (4, 2**64, 5, 0),  # past the 64-bit field
+])
+def test_index_entries_round_trip(entry) -> None:
+    from watcher.state import entry_created, entry_labels, entry_version, pack, unpack
+
+    packed = pack(*entry)
+    assert unpack(packed) == entry
+    assert (entry_version(packed), entry_created(packed), entry_labels(packed)) == entry[:3]
+    assert packed == pack(*entry)  # the same state, the same form: equality is still exact
+
+
+def test_index_entries_are_equal_exactly_when_their_values_are() -> None:
+    from watcher.state import pack
+
+    values = [(v, c, lab, 0) for v in (1, 2, 2**40) for c in (None, 0, 1, 1_733_300_000_000_000, -1)
+              for lab in (0, 1, -1, 2**63 - 1, -2**63)]
+    values += [(0, None, lab, content) for lab in (0, 1, -1) for content in (0, 1, -1, 2**63 - 1, -2**63)]
+    packed = [pack(*v) for v in values]
+    assert len(set(packed)) == len(set(values))
+    for a, pa in zip(values, packed, strict=True):
+        for b, pb in zip(values, packed, strict=True):
+            assert (pa == pb) == (a == b)
+
+
+def test_decoded_states_give_int_entries() -> None:
+    from watcher.decode import Decoded
+    from watcher.state import entry_of, unpack
+
+    versioned = Decoded("default", "Machines.omni.sidero.dev", "m1", 5, "running", "", 1_733_300_000_000_000,
+                        1_733_300_000_000_001, {"a": "1"}, {}, [], {"x": 1})
+    versionless = Decoded("external", "EtcdBackups.omni.sidero.dev", "b1", 0, "running", "", 5, 6, {}, {}, [],
+                          {"size": "10"})
+    assert type(entry_of(versioned)) is int and type(entry_of(versionless)) is int
+    assert unpack(entry_of(versioned)) == (5, 1_733_300_000_000_000, versioned.labels_key, 0)
+    assert unpack(entry_of(versionless)) == (0, None, versionless.labels_key, versionless.content_key())
+
+
+def test_the_inbox_holds_two_batches_unless_told() -> None:
+    """A full inbox of decoded items is most of a PostgreSQL bootstrap's memory (watcher/service.py)."""
+    from watcher.service import WatchConfig, Watcher
+
+    assert Watcher(None, None, WatchConfig(kinds=[])).inbox.limit == 4_000
+    assert Watcher(None, None, WatchConfig(kinds=[], batch_items=500)).inbox.limit == 1_000
+    assert Watcher(None, None, WatchConfig(kinds=[], inbox_items=123)).inbox.limit == 123

@@ -153,6 +153,31 @@ def test_versionless_polled_resources_compare_by_content(engine) -> None:
     w.close()
 
 
+def test_index_entries_are_ints_and_odd_values_keep_their_exact_tuples(engine) -> None:
+    """The index packs each entry into one int (watcher/state.py); a created before 1970 or a negative
+    version does not fit and keeps the tuple: replays, re-creations and restarts decide as before."""
+    w = new_writer(engine)
+    w.apply([BootstrapStarted(MACHINES, False), Change(MACHINES, res(MACHINES, "a", 3), False, None, False),
+             Change(MACHINES, res(MACHINES, "old", 2, created=-5_000_000), False, None, False),
+             Bootstrapped(MACHINES, {"a", "old"}, b"B1")])
+    assert type(w.index[MACHINES]["a"]) is int and type(w.index[MACHINES]["old"]) is tuple
+    for restarted in (False, True):
+        if restarted:
+            w.close()
+            w = new_writer(engine)
+            assert type(w.index[MACHINES]["a"]) is int and type(w.index[MACHINES]["old"]) is tuple
+        # Same version and created: already applied, whatever else the replay carries.
+        assert w.apply([Change(MACHINES, res(MACHINES, "a", 3, labels={"other": "x"}), False, None, True),
+                        Change(MACHINES, res(MACHINES, "old", 2, created=-5_000_000), False, None, True)]).events == 0
+    head = w.head
+    # Another created: a re-creation (destroyed, then created), for both forms.
+    w.apply([Change(MACHINES, res(MACHINES, "a", 1, created=7_000_000), False, None, True),
+             Change(MACHINES, res(MACHINES, "old", 1, created=-1_000_000), False, None, True)])
+    assert rows(engine, "SELECT id, event, version FROM events ORDER BY revision")[head:] == [
+        ("a", "destroyed", 3), ("a", "created", 1), ("old", "destroyed", 2), ("old", "created", 1)]
+    w.close()
+
+
 # -- documents: the join maintenance, with a fake projection --------------------------------------------
 
 def fake_render(resource: StoredResource, lookup) -> str | None:

@@ -65,8 +65,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"how often --retention moves the horizon (default {DEFAULT_EVERY:g})")
     tuning = parser.add_argument_group("tuning")
     tuning.add_argument("--batch-size", type=int, default=2000, help="max queued items per transaction")
-    tuning.add_argument("--sqlite-cache-mib", type=_cache_mib, default=64, metavar="MIB",
-                        help="SQLite page cache per connection, grown only as pages are used (default: 64)")
+    tuning.add_argument("--sqlite-cache-mib", type=_cache_mib, default=32, metavar="MIB",
+                        help="SQLite page cache per connection, grown only as pages are used; it counts in the "
+                        "watcher's memory, and a larger one keeps freshness on a log of millions of events "
+                        "(docs/deployment.md) (default: 32)")
     tuning.add_argument("--batch-latency-ms", type=float, default=20.0,
                         help="max wait after the first queued item before committing (default 20)")
     tuning.add_argument("--batch-quiet-ms", type=float, default=3.0,

@@ -28,7 +28,15 @@ from watcher.items import (
     StreamNote,
 )
 from watcher.sql import Statements
-from watcher.state import Entry, StreamState, decoded_from_stored, entry_of
+from watcher.state import (
+    Entry,
+    StreamState,
+    decoded_from_stored,
+    entry_created,
+    entry_labels,
+    entry_of,
+    entry_version,
+)
 
 CREATED, UPDATED, DESTROYED = "created", "updated", "destroyed"
 
@@ -162,14 +170,18 @@ class Plan:
             self._set_entry(stream, res.id, None)
             return
         new_entry = entry_of(res)
-        if entry == new_entry or (entry is not None and entry[0] == res.version != 0 and entry[1] == res.created):
+        if entry == new_entry:
             return  # already applied
-        if entry is not None and res.version != 0 and entry[1] != res.created:
-            # Re-created while we were away: close the old incarnation first.
-            old = self._current(res.key)
-            if old is not None:
-                self._event(DESTROYED, old, state)
-            entry = None
+        if entry is not None and res.version != 0:
+            created = entry_created(entry)
+            if created == res.created and entry_version(entry) == res.version:
+                return  # already applied (a versioned state is its version and created)
+            if created != res.created:
+                # Re-created while we were away: close the old incarnation first.
+                old = self._current(res.key)
+                if old is not None:
+                    self._event(DESTROYED, old, state)
+                entry = None
         self._event(UPDATED if entry is not None else CREATED, res, state)
         self._set_entry(stream, res.id, new_entry)
         if live and res.updated is not None:
@@ -309,7 +321,7 @@ class Plan:
                 ts(res.updated_text), res.labels_json, res.annotations_json, res.finalizers_json,
                 res.spec_json, self._row_revision(key), self.documents.get(key),
             ))
-            if entry is not None and entry[2] == res.labels_key:
+            if entry is not None and entry_labels(entry) == res.labels_key:
                 continue
             if entry is not None:
                 self.label_deletes.append(key)

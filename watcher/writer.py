@@ -8,9 +8,9 @@ transaction. The ``meta`` update is the fence: it names this writer's epoch and 
 from, and unless it hits exactly one row the transaction is rolled back and the writer stops (another
 writer has taken over).
 
-Idempotency: the writer keeps an index of every current resource's (version, created, labels). A state
-equal in version and created to the stored one changes nothing, so replays and re-bootstraps never
-duplicate a row. A state with another ``created`` is a re-creation: the old incarnation is recorded as
+Idempotency: the writer keeps an index of every current resource's (version, created, labels), packed
+into one int each (watcher/state.py). A state equal in version and created to the stored one changes
+nothing, so replays and re-bootstraps never duplicate a row. A state with another ``created`` is a re-creation: the old incarnation is recorded as
 destroyed first. Nothing in memory changes until the commit succeeds.
 """
 
@@ -36,7 +36,7 @@ from watcher.documents import Projections
 from watcher.items import Item, StreamKey
 from watcher.plan import Plan
 from watcher.sql import Statements, read_datetime, read_json, read_micros
-from watcher.state import Entry, StreamState, decoded_from_stored, entry_of, stored_from_row
+from watcher.state import Entry, StreamState, decoded_from_stored, entry_of, pack, stored_from_row
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ class Writer:
         cur.execute(self.sql.select_index.sql)
         index: dict[StreamKey, dict[str, Entry]] = {}
         for namespace, type_, id_, version, created, labels in cur:
-            index.setdefault((namespace, type_), {})[id_] = (
+            index.setdefault((namespace, type_), {})[id_] = pack(
                 version, read_micros(created), labels_key(read_json(labels)), 0)
         cur.execute(self.sql.select_unversioned.sql)
         for row in cur.fetchall():

@@ -26,7 +26,7 @@ from api.fast_items import FastItems
 from api.kubeconfig import Kubeconfigs, OmniAccess
 from api.limits import limit_in_flight
 from api.metrics import STARTED, RequestMetrics
-from api.resources import Api, Endpoint
+from api.resources import FAST_FAILURE, Api, Endpoint
 from api.routes import API, ROUTES, Derived
 from api.settings import Settings
 
@@ -56,7 +56,12 @@ class Entry:
         raw = scope.get("raw_path")
         if raw:
             scope["path"] = raw.decode("latin-1")
-        scope[feed.RECEIVE] = receive  # the change feed watches for the client going away
+        # the change feed watches for the client going away. Taken out again once answered: the server's
+        # request object holds the scope and ``receive`` is its bound method, a reference cycle per request
+        # otherwise (uvicorn's RequestResponseCycle), left for the cyclic GC to find, which then ran every
+        # few dozen requests
+        scope[feed.RECEIVE] = receive
+        received = scope
         method = scope["method"]
         if method == "HEAD":
             scope = {**scope, "method": "GET", feed.HEAD: True}
@@ -70,6 +75,9 @@ class Entry:
             await self.app(scope, receive, send)
         finally:
             metrics.in_flight -= 1
+            received.pop(feed.RECEIVE, None)
+            if FAST_FAILURE in scope:  # its traceback holds the frames that held the scope
+                del scope[FAST_FAILURE]
 
 
 def _read_only_allow(send: Any) -> Any:

@@ -46,7 +46,9 @@ class Freshness:
             sa.select(sa.null(), sa.null(), meta.c.head_revision).where(meta.c.singleton == sa.literal_column("1"))))
         key = sa.and_(resources.c.namespace == sa.bindparam("namespace"), resources.c.type == sa.bindparam("type"),
                       resources.c.id == sa.bindparam("id"))
-        self._select_item = db.compile(sa.select(document_bytes(db.backend), resources.c.revision).where(key))
+        self._select_item = db.compile_positional(sa.select(document_bytes(db.backend), resources.c.revision).where(key))
+        if self._select_item.names != ("namespace", "type", "id"):  # the order ``item`` passes them in
+            raise RuntimeError(f"unexpected parameter order {self._select_item.names}")
 
     def kinds(self) -> dict[StreamKey, int]:
         """Every kind's revision (absent: never changed), re-read at most every ``ttl`` seconds."""
@@ -85,7 +87,7 @@ class Freshness:
     def item(self, kind: catalog.Kind, id_: str) -> tuple[int, bytes] | None:
         """(row revision, document) of a current item with a document; the revision is remembered."""
         kind_revision = self.kinds().get(kind.stream_key, 0)  # read before the row: see known_item
-        row = self.db.one(self._select_item, {"namespace": kind.namespace, "type": kind.type, "id": id_})
+        row = self.db.first(self._select_item, (kind.namespace, kind.type, id_))
         if row is None or row[0] is None:
             return None
         document, revision = row[0], int(row[1])

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from api import selectors
 from api.database import Database, Statement
@@ -95,7 +96,8 @@ def sort_expression(sort: str) -> sa.ColumnElement:
     return sa.func.coalesce(SORT_COLUMNS[name], sa.bindparam("null_time"))
 
 
-def collection_statement(shape: CollectionShape, backend: str) -> sa.Select:
+def _members(shape: CollectionShape, backend: str) -> list[sa.ColumnElement]:
+    """The conditions on a ``resources`` row of the collection: its kind, the filters, the selector."""
     namespace, type_ = sa.bindparam("namespace"), sa.bindparam("type")
     where = [r.c.namespace == namespace, r.c.type == type_]
     for index, f in enumerate(shape.filters):
@@ -104,6 +106,11 @@ def collection_statement(shape: CollectionShape, backend: str) -> sa.Select:
         subquery = _labels_subquery(f"s{index}", op, count, namespace, type_)
         negative = op in (selectors.NOT_EQUALS, selectors.NOT_IN, selectors.NOT_EXISTS)
         where.append(r.c.id.not_in(subquery) if negative else r.c.id.in_(subquery))
+    return where
+
+
+def collection_statement(shape: CollectionShape, backend: str) -> sa.Select:
+    where = _members(shape, backend)
     if shape.count:
         return sa.select(sa.func.count()).select_from(r).where(*where)
     descending = shape.sort.startswith("-")
@@ -125,6 +132,44 @@ def collection_statement(shape: CollectionShape, backend: str) -> sa.Select:
     if shape.limited:
         query = query.limit(sa.bindparam("limit", type_=sa.Integer))
     return query
+
+
+def page_statement(shape: CollectionShape, backend: str) -> sa.Select:
+    """An id-sorted page in one row, built by the database: (the JSON array of the page's documents as
+    ``collection_statement`` reads them, joined in id order; the id of its last row; whether a row follows).
+    The same rows as ``collection_statement``, whose ``limit`` is one more than ``rows`` here.
+
+    SQLite has no ordered aggregate before 3.44; it aggregates a subquery with a LIMIT as that subquery
+    yields its rows (such a subquery is never flattened into an aggregate), so in id order."""
+    if shape.sort.lstrip("-") != "id" or shape.count:
+        raise ValueError(f"not an id-sorted page: {shape}")
+    descending = shape.sort.startswith("-")
+    members = _members(shape, backend)
+    where = list(members)
+    if shape.after:
+        where.append(r.c.id < sa.bindparam("after_id") if descending else r.c.id > sa.bindparam("after_id"))
+    rows = sa.select(r.c.document, r.c.id).where(*where).order_by(r.c.id.desc() if descending else r.c.id)
+    if shape.limited:
+        # SQLAlchemy would add a bound OFFSET 0 on SQLite, merged into every call's parameters
+        rows = rows.limit(sa.bindparam("rows", type_=sa.Integer)).offset(sa.literal_column("0"))
+    page = rows.subquery("page")
+    comma = sa.literal_column("','")
+    if backend == "sqlite":
+        joined = sa.func.group_concat(page.c.document, comma)
+    else:
+        joined = sa.func.string_agg(page.c.document,
+                                    postgresql.aggregate_order_by(comma, page.c.id.desc() if descending else page.c.id))
+    array = sa.func.coalesce(sa.literal_column("'['").concat(joined).concat(sa.literal_column("']'")),
+                             sa.literal_column("'[]'"))
+    if backend == "sqlite":
+        array = sa.cast(array, sa.LargeBinary)
+    last = (sa.func.min if descending else sa.func.max)(page.c.id)
+    summary = sa.select(array.label("documents"), last.label("last")).subquery("summary")
+    if not shape.limited:
+        return sa.select(summary.c.documents, summary.c.last, sa.false())
+    beyond = r.c.id < summary.c.last if descending else r.c.id > summary.c.last
+    more = sa.exists(sa.select(sa.literal_column("1")).select_from(r).where(*members, beyond))
+    return sa.select(summary.c.documents, summary.c.last, more)
 
 
 class Queries:
@@ -169,6 +214,7 @@ class Queries:
         self.commit = c(sa.select(meta.c.head_revision, meta.c.writer_heartbeat)
                         .where(meta.c.singleton == sa.literal_column("1")))
         self._shapes: dict[CollectionShape, Statement] = {}
+        self._pages: dict[CollectionShape, Statement] = {}
 
     def collection(self, shape: CollectionShape) -> Statement:
         statement = self._shapes.get(shape)
@@ -176,6 +222,15 @@ class Queries:
             if len(self._shapes) >= self.MAX_SHAPES:
                 self._shapes.clear()
             statement = self._shapes[shape] = self.db.compile(collection_statement(shape, self.db.backend))
+        return statement
+
+    def page(self, shape: CollectionShape) -> Statement:
+        """``page_statement`` of an id-sorted shape, compiled once."""
+        statement = self._pages.get(shape)
+        if statement is None:
+            if len(self._pages) >= self.MAX_SHAPES:
+                self._pages.clear()
+            statement = self._pages[shape] = self.db.compile(page_statement(shape, self.db.backend))
         return statement
 
     # -- values the dialects store differently -------------------------------------------------

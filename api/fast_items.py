@@ -18,7 +18,7 @@ from typing import Any
 from falcon.routing import CompiledRouter
 
 from api.auth import TOKEN_NAME, TokenCache
-from api.links import Base, base_for
+from api.links import base_for
 from api.metrics import STARTED, RequestMetrics
 from api.resources import FAST_FAILURE, JSON, Api, Endpoint
 
@@ -34,10 +34,8 @@ class FastItems:
         self.metrics = metrics
         self.tokens = tokens
         self.wanted = {b"host", b"if-none-match", b"authorization"}
-        self.trusting = api.trust_proxy_headers
-        if self.trusting:
+        if api.trust_proxy_headers:
             self.wanted.update(_PROXY)
-        self.bases: dict[tuple[str, bytes | None], Base] = {}
 
     async def answer(self, scope: dict[str, Any], send: Any) -> bool:
         """Answer a plain item GET and return True; False leaves the request to Falcon."""
@@ -66,17 +64,8 @@ class FastItems:
         match = headers.get(b"if-none-match")
         try:
             api = self.api
-            if self.trusting:
-                base = base_for(scope["scheme"], _text(headers.get(b"host")),
-                                *(_text(headers.get(name)) for name in _PROXY))
-            else:  # the Base of the raw (scheme, Host): no decoding, no second key
-                key = (scope["scheme"], headers.get(b"host"))
-                base = self.bases.get(key)
-                if base is None:
-                    base = base_for(key[0], _text(key[1]))
-                    if len(self.bases) >= 1024:  # bounded: clients can vary Host at will
-                        self.bases.clear()
-                    self.bases[key] = base
+            base = base_for(scope["scheme"], _text(headers.get(b"host")),  # memoised
+                            *(_text(headers.get(name)) for name in _PROXY if name in wanted))
             api.freshness.kinds()  # first: a re-read of the kind revisions brings the head with it
             revision = api.db.head()
             etag, body = endpoint.live_answer(path, "", base, fields["id"], None if match is None else

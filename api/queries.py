@@ -9,6 +9,7 @@ label index drives them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -217,20 +218,19 @@ class Queries:
         self._pages: dict[CollectionShape, Statement] = {}
 
     def collection(self, shape: CollectionShape) -> Statement:
-        statement = self._shapes.get(shape)
-        if statement is None:
-            if len(self._shapes) >= self.MAX_SHAPES:
-                self._shapes.clear()
-            statement = self._shapes[shape] = self.db.compile(collection_statement(shape, self.db.backend))
-        return statement
+        return self._compiled(self._shapes, shape, collection_statement)
 
     def page(self, shape: CollectionShape) -> Statement:
         """``page_statement`` of an id-sorted shape, compiled once."""
-        statement = self._pages.get(shape)
+        return self._compiled(self._pages, shape, page_statement)
+
+    def _compiled(self, cache: dict[CollectionShape, Statement], shape: CollectionShape,
+                  build: Callable[[CollectionShape, str], sa.Select]) -> Statement:
+        statement = cache.get(shape)
         if statement is None:
-            if len(self._pages) >= self.MAX_SHAPES:
-                self._pages.clear()
-            statement = self._pages[shape] = self.db.compile(page_statement(shape, self.db.backend))
+            if len(cache) >= self.MAX_SHAPES:
+                cache.clear()
+            statement = cache[shape] = self.db.compile(build(shape, self.db.backend))
         return statement
 
     # -- values the dialects store differently -------------------------------------------------

@@ -268,13 +268,10 @@ class _Interned:
         self.table, self.id_column, self.natural = table, id_column, natural
         self._postgresql = compiled.dialect_name == "postgresql"
         self._insert = compiled(_ensure(table, id_column, compiled.dialect_name))
-        self._find = compiled(sa.select(table.c[id_column]).where(
-            *(table.c[name] == sa.bindparam(name) for name in natural)))[0]
         self.reset()
 
     def reset(self) -> None:
         self._ids: dict = {}
-        self._absent: set = set()  # looked up in this batch and not there
         self.next: int | None = None  # the next id to allocate: max(id) + 1, read once (the only writer)
         self.batch: dict[int, dict] = {}
 
@@ -330,30 +327,13 @@ class _Interned:
         self._ids[tuple(bytes(values[n]) if isinstance(values[n], memoryview) else values[n]
                         for n in self.natural)] = int(row[0])
 
-    def looked_up(self, missing: list[tuple]) -> None:
-        """``missing`` were looked up: those not found get new ids."""
-        self._absent.update(n for n in missing if n not in self._ids)
-
-    @property
-    def allocates(self) -> bool:
-        """Whether this batch needs new ids (its lookup did not find every row)."""
-        return bool(self._absent)
-
-    def id_for(self, cur, natural: tuple, row: dict) -> int:
-        """The id of the row named by ``natural``; ``row`` (without the id) is remembered for ``ensure``."""
+    def id_for(self, natural: tuple, row: dict) -> int:
+        """The id of the row named by ``natural``, one of the batch's (``Appender._look_up`` cached those it
+        found and read ``next``: one it did not find is new); ``row`` (without the id) is remembered for
+        ``ensure``."""
         found = self._ids.get(natural)
         if found is None:
-            hit = None
-            if natural not in self._absent:  # not looked up with the batch: look it up
-                cur.execute(self._find, natural)
-                hit = cur.fetchone()
-            if hit is not None:
-                found = int(hit[0])
-            else:
-                if self.next is None:
-                    cur.execute(self.top(0))
-                    self.next = int(cur.fetchone()[1]) + 1
-                found, self.next = self.next, self.next + 1
+            found, self.next = self.next, self.next + 1
             self._ids[natural] = found
         if found not in self.batch:
             self.batch[found] = {self.id_column: found, **row}
@@ -365,7 +345,6 @@ class _Interned:
             sql, columns = self._insert
             cur.executemany(sql, [tuple(row[c] for c in columns) for row in self.batch.values()])
             self.batch = {}
-        self._absent = set()
 
 
 class _Bases:
@@ -469,8 +448,6 @@ class Appender:
                     tables[tag].found(row[1:])
                 else:
                     tables[tag - len(tables)].next = int(row[1]) + 1
-        for table, m in zip(tables, missing, strict=True):
-            table.looked_up(m)
 
     def _load_bases(self, cur, pairs: dict[tuple[int, str], None], first_new: int | None) -> _Bases:
         """Read what the batch's members may be stored against: for each (key_id, member) whose base is not
@@ -569,9 +546,9 @@ class Appender:
         log_rows = []
         pairs: dict[tuple[int, str], None] = {}
         for key, meta, stored_spec, members, log in parts:
-            key_id = self._keys.id_for(cur, key, {"namespace": key[0], "type": key[1], "id": key[2]})
-            meta_id = self._metas.id_for(cur, (meta["digest"],), meta)
-            spec_id = self._specs.id_for(cur, (stored_spec["digest"],), stored_spec)
+            key_id = self._keys.id_for(key, {"namespace": key[0], "type": key[1], "id": key[2]})
+            meta_id = self._metas.id_for((meta["digest"],), meta)
+            spec_id = self._specs.id_for((stored_spec["digest"],), stored_spec)
             log_rows.append({**log, "key_id": key_id, "meta_id": meta_id, "spec_id": spec_id})
             for member in members:
                 pairs[(key_id, sys.intern(member))] = None

@@ -7,6 +7,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,15 @@ def pg_url() -> Iterator[str]:
         if os.environ.get("OMNI_READMODEL_REQUIRE_PG") == "1":
             pytest.fail(f"OMNI_READMODEL_REQUIRE_PG=1 but {PG_URL_ENV} is not set")
         pytest.skip(f"PostgreSQL tests need {PG_URL_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
-    admin_url = make_url(base).set(drivername="postgresql+psycopg")
-    name = f"omni_rm_test_{uuid.uuid4().hex[:12]}"
+    with new_pg_database(base) as url:
+        yield url
+
+
+@contextmanager
+def new_pg_database(server_url: str, name: str | None = None) -> Iterator[str]:
+    """A new, empty database on the server of ``server_url`` (a random name unless given), dropped after."""
+    admin_url = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = name or f"omni_rm_test_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))

@@ -22,6 +22,7 @@ from models import eventlog, history, rebuild, retention
 from models.schema import blobs, event_log, metas, resource_keys, specs
 from tests import eventlog_reference
 from tests.api_support import ReadModel, resource
+from tests.conftest import new_pg_database
 
 
 class _Counting:
@@ -171,17 +172,8 @@ def reference_url(db_url: str, tmp_path) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'reference.db'}"
         return
-    url = make_url(db_url)
-    name = f"{url.database}_reference"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database(db_url, f"{make_url(db_url).database}_reference") as url:
+        yield url
 
 
 def test_batches_take_a_few_statements_and_store_what_the_old_appender_stored(db_url: str,

@@ -116,7 +116,8 @@ def create_app(settings: Settings | None = None) -> Any:
     db = Database(settings.database_url, head_ttl=settings.head_cache_seconds,
                   query_timeout=settings.query_timeout_seconds, query_threads=settings.query_threads,
                   observer=api_metrics.DatabaseMetrics())
-    api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes)
+    api = Api(db, trust_proxy_headers=settings.trust_proxy_headers, page_cache_bytes=settings.page_cache_bytes,
+              item_cache_bytes=settings.item_cache_bytes)
     metrics = RequestMetrics()
     access = access_middleware(settings, db)
     router = CompiledRouter()

@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--page-cache-mb", type=int, default=64,
                         help="per worker: keep assembled collection pages while the head revision does not "
                              "move, so identical list requests skip the database (default 64; 0 disables)")
+    parser.add_argument("--item-cache-mb", type=int, default=Settings.item_cache_bytes >> 20,
+                        help="per worker: keep item documents while their kind does not move, so repeated item "
+                             f"GETs skip the database (default {Settings.item_cache_bytes >> 20}; 0 disables)")
     parser.add_argument("--query-timeout", type=float, default=Settings.query_timeout_seconds, metavar="SECONDS",
                         help="cancel any database statement running longer; the request answers 503 saying the "
                              f"query took too long (default {Settings.query_timeout_seconds:g})")
@@ -190,7 +193,8 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     settings = Settings(args.database_url, args.trust_proxy_headers, max(0.0, args.head_cache_ms) / 1000,
-                        max(0, args.page_cache_mb) << 20, query_timeout_seconds=args.query_timeout,
+                        max(0, args.page_cache_mb) << 20, item_cache_bytes=max(0, args.item_cache_mb) << 20,
+                        query_timeout_seconds=args.query_timeout,
                         query_threads=args.query_threads, omni_endpoint=args.endpoint, omni_ca_file=args.ca_file,
                         omni_insecure_no_auth=args.insecure_no_auth, kubeconfig_user=args.kubeconfig_user,
                         kubeconfig_groups=tuple(args.kubeconfig_groups or ("system:masters",)),

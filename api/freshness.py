@@ -10,12 +10,16 @@ Machine document and moves the machines' revision too). So:
 
 The whole table (one row per kind, a few dozen) is re-read at most every ``ttl`` seconds per worker,
 like the head. Item revisions are remembered with the kind revision seen before the row was read: while
-that kind revision has not moved, the row has not either, so a 304 on an item reads no row.
+that kind revision has not moved, the row has not either, so a 304 on an item reads no row. For the same
+reason a bounded cache of item documents (``serve --item-cache-mb``) answers a repeated item GET without a
+row read while its kind stands still: the document is the one the head revision the answer reports had.
+A kind that churns (machines during an upgrade) moves its revision every batch and finds little in it.
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 
 import sqlalchemy as sa
 
@@ -32,9 +36,13 @@ class Freshness:
 
     MAX_ITEMS = 50_000  # about 10 MB at most; cleared when full
 
-    def __init__(self, db: Database, *, ttl: float = 0.005) -> None:
+    def __init__(self, db: Database, *, ttl: float = 0.005, item_cache_bytes: int = 0) -> None:
         self.db = db
         self._ttl = ttl
+        # (type, id) -> (kind revision, row revision, document), least recently used first
+        self._documents: OrderedDict[tuple[str, str], tuple[int, int, bytes]] = OrderedDict()
+        self._documents_size = 0
+        self.item_cache_bytes = item_cache_bytes
         self._kinds: dict[StreamKey, int] = {}
         self._read_at = float("-inf")
         self._tokens: dict[tuple[StreamKey, ...], str] = {}
@@ -87,11 +95,33 @@ class Freshness:
     def item(self, kind: catalog.Kind, id_: str) -> tuple[int, bytes] | None:
         """(row revision, document) of a current item with a document; the revision is remembered."""
         kind_revision = self.kinds().get(kind.stream_key, 0)  # read before the row: see known_item
+        key = (kind.type, id_)
+        cached = self._documents.get(key)
+        if cached is not None and cached[0] == kind_revision:
+            self._documents.move_to_end(key)
+            return cached[1], cached[2]
         row = self.db.first(self._select_item, (kind.namespace, kind.type, id_))
         if row is None or row[0] is None:
             return None
-        document, revision = row[0], int(row[1])
+        document, revision = row[0] if self._bytes else row[0].encode(), int(row[1])
         if len(self._items) >= self.MAX_ITEMS:
             self._items.clear()
-        self._items[(kind.type, id_)] = (kind_revision, revision)
-        return revision, document if self._bytes else document.encode()
+        self._items[key] = (kind_revision, revision)
+        if self.item_cache_bytes:
+            self._keep(key, (kind_revision, revision, document))
+        return revision, document
+
+    def _keep(self, key: tuple[str, str], entry: tuple[int, int, bytes]) -> None:
+        """Remember a document within the byte budget, dropping the least recently used first."""
+        size = len(entry[2])
+        if size > self.item_cache_bytes // 8:
+            return
+        documents = self._documents
+        previous = documents.pop(key, None)
+        if previous is not None:
+            self._documents_size -= len(previous[2])
+        documents[key] = entry
+        self._documents_size += size
+        while self._documents_size > self.item_cache_bytes:
+            _, evicted = documents.popitem(last=False)
+            self._documents_size -= len(evicted[2])

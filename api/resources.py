@@ -44,11 +44,12 @@ FAST_FAILURE = "omni_readmodel.fast_failure"  # ASGI scope key: what api.fast_it
 class Api:
     """What every responder of one worker shares: the database, its statements, the live source."""
 
-    def __init__(self, db: Database, *, trust_proxy_headers: bool = False, page_cache_bytes: int = 0) -> None:
+    def __init__(self, db: Database, *, trust_proxy_headers: bool = False, page_cache_bytes: int = 0,
+                 item_cache_bytes: int = 0) -> None:
         self.db = db
         self.queries = Queries(db)
         self.live = LiveSource(db, self.queries, page_cache_bytes=page_cache_bytes)
-        self.freshness = Freshness(db, ttl=db.head_ttl)
+        self.freshness = Freshness(db, ttl=db.head_ttl, item_cache_bytes=item_cache_bytes)
         self.trust_proxy_headers = trust_proxy_headers
 
     def base(self, req: Request) -> Base:

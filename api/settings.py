@@ -19,6 +19,7 @@ class Settings:
     trust_proxy_headers: bool = False
     head_cache_seconds: float = 0.005
     page_cache_bytes: int = 64 << 20
+    item_cache_bytes: int = 16 << 20
     query_timeout_seconds: float = 5.0  # every statement (PostgreSQL statement_timeout, SQLite deadline)
     query_threads: int = 4  # per worker: threads running list pages and other unbounded reads
     # the kubeconfig pass-through to Omni (the service account key comes from the environment)

@@ -169,3 +169,45 @@ def test_machine_churn_keeps_cluster_pages_cached(writer: Writer) -> None:
         assert page() is not first
     finally:
         db.close()
+
+
+def test_item_documents_are_cached_while_their_kind_stands_still(writer: Writer) -> None:
+    """The item cache keys on the kind revision: a repeated item GET reads no row until its kind moves
+    (another kind's churn does not evict it), and the byte budget drops the least recently used first."""
+    db = Database(writer.engine.url)
+    try:
+        api = Api(db, item_cache_bytes=1 << 20)
+        freshness = api.freshness
+
+        def item(kind: catalog.Kind, id_: str) -> tuple[int, bytes]:
+            freshness.refresh()
+            found = freshness.item(kind, id_)
+            assert found is not None
+            return found
+
+        first = item(MACHINE, "m1")
+        assert item(MACHINE, "m1")[1] is first[1]  # the same bytes object: no row was read
+        writer.apply([change(CLUSTER, "c1", 2, {"talos_version": "1.10.0"})])
+        assert item(MACHINE, "m1")[1] is first[1]
+        writer.apply([change(STATUS, "m1", 2, {"network": {"hostname": "one-b"}})])  # re-renders machine m1
+        revision, document = item(MACHINE, "m1")
+        assert revision == writer.head and b'"hostname":"one-b"' in document
+        assert freshness.item(MACHINE, "nope") is None
+
+        # a budget of nine machine documents: a tenth evicts the least recently used
+        writer.apply([change(MACHINE, f"m{n}", 1, {}) for n in range(3, 13)])
+        small = Api(db, item_cache_bytes=1 << 20).freshness
+        kept = {n: small.item(MACHINE, f"m{n}")[1] for n in range(3, 12)}
+        small._documents.clear()
+        small._documents_size, small.item_cache_bytes = 0, sum(len(d) for d in kept.values())
+        kept = {n: small.item(MACHINE, f"m{n}")[1] for n in range(3, 12)}
+        assert small.item(MACHINE, "m3")[1] is kept[3]  # m3 is now the most recently used
+        small.item(MACHINE, "m12")
+        assert small.item(MACHINE, "m3")[1] is kept[3]
+        assert small.item(MACHINE, "m4")[1] is not kept[4]  # evicted, read again
+        assert small._documents_size <= small.item_cache_bytes
+
+        off = Api(db, item_cache_bytes=0)
+        assert off.freshness.item(MACHINE, "m1")[1] is not off.freshness.item(MACHINE, "m1")[1]
+    finally:
+        db.close()

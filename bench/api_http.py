@@ -3,7 +3,8 @@
 A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, httptools); wrk on loopback
 (``-t1 -c32``, 1,000 different machine ids round robin). Targets and their baselines:
 
-- item ``GET /api/v1/machines/{id}`` >= 0.65 of bare Falcon returning constant bytes of the same size;
+- item ``GET /api/v1/machines/{id}`` >= 0.65 of bare Falcon returning constant bytes of the same size (with
+  the default item cache, and again with ``--item-cache-mb 0`` so every request reads its row);
 - ``GET /api/v1/machines?limit=100`` >= 0.35 of bare Falcon returning a body of the same size (with the
   default page cache, and again with ``--page-cache-mb 0`` so every request reads its rows);
 - 304 answers (``If-None-Match``) >= 0.80 of bare Falcon returning constant bytes (``{}``);
@@ -11,8 +12,9 @@ A 10k-machine fleet; the API as ``omni-readmodel serve`` (1 worker, uvloop, http
   same requests to the same API without auth;
 - item GET through ``serve --workers 2`` >= 1.60 of the same API with one worker, on this machine's two
   cores with wrk (one thread, not pinned) on them too; then every worker's resident set <= 120 MB;
-- on PostgreSQL, item GET >= 0.90 of a raw psycopg handler doing the same indexed lookup with one kept
-  cursor and a prepared statement (needs
+- on PostgreSQL, item GET with ``--item-cache-mb 0`` (every request reads its row) >= 0.90 of a raw psycopg
+  handler doing the same indexed lookup with one kept cursor and a prepared statement; the default API (item
+  cache on) against the same handler is printed too (needs
   ``OMNI_READMODEL_BENCH_PG_URL`` or ``OMNI_READMODEL_TEST_PG_URL``, a server it may create databases on).
 
 Target and baseline alternate (``BENCH_API_ROUNDS`` rounds of ``BENCH_API_SECONDS`` each) and the best run
@@ -248,6 +250,10 @@ def sqlite_results(directory: str) -> list[Result]:
         if _wanted("item"):
             results.append(compare(f"item GET /api/v1/machines/{{id}} ({len(item.content)} B)", (api, items, ""),
                                    (bare_item, bare_items, ""), 0.65, "bare Falcon, same size"))
+            # the same items with the item cache off: every request reads its row (a kind that churns)
+            rows = stack.enter_context(api_server(url, "--item-cache-mb", "0"))
+            results.append(compare("item GET /api/v1/machines/{id}, item cache off", (rows, items, ""),
+                                   (bare_item, bare_items, ""), 0.65, "bare Falcon, same size"))
         if _wanted("list"):
             results.append(compare(f"GET /api/v1/machines?limit=100 ({len(page.content):,} B)",
                                    (api, None, "/api/v1/machines?limit=100"), (bare_page, None, "/bare"), 0.35,
@@ -320,13 +326,17 @@ def postgres_results(directory: str) -> list[Result]:
         ids = [machine_id(i) for i in range(0, MACHINES, max(1, MACHINES // 1000))]
         with ExitStack() as stack:
             api = stack.enter_context(api_server(url))
+            rows = stack.enter_context(api_server(url, "--item-cache-mb", "0"))
             raw = stack.enter_context(baseline_server("raw", BENCH_DATABASE_URL=url))
-            _check(httpx.get(f"{api}/api/v1/machines/{ids[0]}"))
+            for base in (api, rows):
+                _check(httpx.get(f"{base}/api/v1/machines/{ids[0]}"))
             _check(httpx.get(f"{raw}/raw/{ids[0]}"))
             ours = _lua([f"/api/v1/machines/{mid}" for mid in ids], None, directory)
             theirs = _lua([f"/raw/{mid}" for mid in ids], None, directory)
-            return [compare("PostgreSQL item GET /api/v1/machines/{id}", (api, ours, ""), (raw, theirs, ""), 0.90,
-                            "raw psycopg handler, same lookup")]
+            return [compare("PostgreSQL item GET /api/v1/machines/{id}, item cache off", (rows, ours, ""),
+                            (raw, theirs, ""), 0.90, "raw psycopg handler, same lookup"),
+                    compare("PostgreSQL item GET /api/v1/machines/{id} (item cache on)", (api, ours, ""),
+                            (raw, theirs, ""), 0.90, "raw psycopg handler, same lookup")]
 
 
 def run() -> list[Result]:

@@ -12,8 +12,9 @@ The whole table (one row per kind, a few dozen) is re-read at most every ``ttl``
 like the head. Item revisions are remembered with the kind revision seen before the row was read: while
 that kind revision has not moved, the row has not either, so a 304 on an item reads no row. For the same
 reason a bounded cache of item documents (``serve --item-cache-mb``) answers a repeated item GET without a
-row read while its kind stands still: the document is the one the head revision the answer reports had.
-A kind that churns (machines during an upgrade) moves its revision every batch and finds little in it.
+row read while its kind stands still; the document answered is the one at the head revision the answer
+reports. A kind that churns (machines during an upgrade) moves its revision every batch and finds little
+in it.
 """
 
 from __future__ import annotations

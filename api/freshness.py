@@ -20,10 +20,10 @@ in it.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 
 import sqlalchemy as sa
 
+from api.byte_cache import ByteBudgetCache
 from api.database import Database
 from api.queries import document_bytes
 from models import catalog
@@ -40,10 +40,9 @@ class Freshness:
     def __init__(self, db: Database, *, ttl: float = 0.005, item_cache_bytes: int = 0) -> None:
         self.db = db
         self._ttl = ttl
-        # (type, id) -> (kind revision, row revision, document), least recently used first
-        self._documents: OrderedDict[tuple[str, str], tuple[int, int, bytes]] = OrderedDict()
-        self._documents_size = 0
-        self.item_cache_bytes = item_cache_bytes
+        # (type, id) -> (kind revision, row revision, document)
+        self.documents: ByteBudgetCache[tuple[int, int, bytes]] = ByteBudgetCache(
+            item_cache_bytes, lambda entry: len(entry[2]))
         self._kinds: dict[StreamKey, int] = {}
         self._read_at = float("-inf")
         self._tokens: dict[tuple[StreamKey, ...], str] = {}
@@ -97,9 +96,8 @@ class Freshness:
         """(row revision, document) of a current item with a document; the revision is remembered."""
         kind_revision = self.kinds().get(kind.stream_key, 0)  # read before the row: see known_item
         key = (kind.type, id_)
-        cached = self._documents.get(key)
+        cached = self.documents.get(key)
         if cached is not None and cached[0] == kind_revision:
-            self._documents.move_to_end(key)
             return cached[1], cached[2]
         row = self.db.first(self._select_item, (kind.namespace, kind.type, id_))
         if row is None or row[0] is None:
@@ -108,21 +106,5 @@ class Freshness:
         if len(self._items) >= self.MAX_ITEMS:
             self._items.clear()
         self._items[key] = (kind_revision, revision)
-        if self.item_cache_bytes:
-            self._keep(key, (kind_revision, revision, document))
+        self.documents.put(key, (kind_revision, revision, document))
         return revision, document
-
-    def _keep(self, key: tuple[str, str], entry: tuple[int, int, bytes]) -> None:
-        """Remember a document within the byte budget, dropping the least recently used first."""
-        size = len(entry[2])
-        if size > self.item_cache_bytes // 8:
-            return
-        documents = self._documents
-        previous = documents.pop(key, None)
-        if previous is not None:
-            self._documents_size -= len(previous[2])
-        documents[key] = entry
-        self._documents_size += size
-        while self._documents_size > self.item_cache_bytes:
-            _, evicted = documents.popitem(last=False)
-            self._documents_size -= len(evicted[2])

@@ -9,8 +9,6 @@ same projections.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +17,7 @@ import sqlalchemy as sa
 
 from api import params as qp
 from api import selectors
+from api.byte_cache import ByteBudgetCache
 from api.database import Database, Statement
 from api.problems import bad_parameter
 from api.queries import CollectionShape, Queries, selector_params
@@ -73,10 +72,10 @@ class LiveSource:
         self.q = queries
         self._counts: dict[tuple, tuple[int | str, int]] = {}
         self._bytes = db.backend == "sqlite"  # whether documents arrive as bytes (see queries.document_bytes)
-        self.page_cache_bytes = page_cache_bytes
-        self._pages: OrderedDict[Plan, tuple[int | str, Page]] = OrderedDict()
-        self._page_cache_used = 0
-        self._pages_lock = threading.Lock()  # pages are read on the event loop, remembered on query threads
+        # plan -> (version, page): the answer to an exact query, kept while the revisions of the kinds it reads
+        # stay where they are (unchanged kinds, unchanged rows), however much other kinds churn
+        self.pages: ByteBudgetCache[tuple[int | str, Page]] = ByteBudgetCache(
+            page_cache_bytes, lambda entry: len(entry[1].body))
         # id-sorted pages come joined by the database in one row, not as a row per document joined here (the
         # same bytes: tests/test_api_pages.py compares both ways)
         self.one_row = True
@@ -161,10 +160,9 @@ class LiveSource:
 
     def cached_page(self, plan: Plan, version: int | str) -> Page | None:
         """The page this plan answered at ``version`` (``api.freshness``), if the page cache still holds it."""
-        if self.page_cache_bytes:
-            cached = self._pages.get(plan)
-            if cached is not None and cached[0] == version:
-                return cached[1]
+        cached = self.pages.get(plan)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         return None
 
     def bounded(self, plan: Plan, version: int | str) -> bool:
@@ -189,8 +187,7 @@ class LiveSource:
             body, last, more = self.db.one(plan.page, plan.page_values)
             page = Page(body if self._bytes else body.encode(), total,
                         qp.Cursor(query.sort, None, last) if more else None)
-            if self.page_cache_bytes:
-                self._remember(plan, version, page)
+            self.pages.put(plan, (version, page))
             return page
         rows = self.db.all(plan.statement, plan.values)
         next_cursor = None
@@ -204,26 +201,8 @@ class LiveSource:
         else:
             documents = [row[0].encode() for row in rows if row[0] is not None]
         page = Page(json_array(documents), total, next_cursor)
-        if self.page_cache_bytes:
-            self._remember(plan, version, page)
+        self.pages.put(plan, (version, page))
         return page
-
-    def _remember(self, plan: Plan, version: int | str, page: Page) -> None:
-        """Keep the answer to this exact query for as long as the revisions of the kinds it reads stay
-        where they are: unchanged kinds mean unchanged rows, so repeated identical list requests skip the
-        database, however much other kinds churn."""
-        size = len(page.body)
-        if size > self.page_cache_bytes // 8:
-            return
-        with self._pages_lock:
-            previous = self._pages.pop(plan, None)
-            if previous is not None:
-                self._page_cache_used -= len(previous[1].body)
-            self._pages[plan] = (version, page)
-            self._page_cache_used += size
-            while self._page_cache_used > self.page_cache_bytes:
-                _, (_, evicted) = self._pages.popitem(last=False)
-                self._page_cache_used -= len(evicted.body)
 
     def _count(self, plan: Plan, version: int | str) -> int:
         """X-Total-Count, cached until the kinds it reads move."""

@@ -196,16 +196,14 @@ def test_item_documents_are_cached_while_their_kind_stands_still(writer: Writer)
 
         # a budget of nine machine documents: a tenth evicts the least recently used
         writer.apply([change(MACHINE, f"m{n}", 1, {}) for n in range(3, 13)])
-        small = Api(db, item_cache_bytes=1 << 20).freshness
-        kept = {n: small.item(MACHINE, f"m{n}")[1] for n in range(3, 12)}
-        small._documents.clear()
-        small._documents_size, small.item_cache_bytes = 0, sum(len(d) for d in kept.values())
+        nine = sum(len(item(MACHINE, f"m{n}")[1]) for n in range(3, 12))
+        small = Api(db, item_cache_bytes=nine).freshness
         kept = {n: small.item(MACHINE, f"m{n}")[1] for n in range(3, 12)}
         assert small.item(MACHINE, "m3")[1] is kept[3]  # m3 is now the most recently used
         small.item(MACHINE, "m12")
         assert small.item(MACHINE, "m3")[1] is kept[3]
         assert small.item(MACHINE, "m4")[1] is not kept[4]  # evicted, read again
-        assert small._documents_size <= small.item_cache_bytes
+        assert small.documents.used <= small.documents.budget
 
         off = Api(db, item_cache_bytes=0)
         assert off.freshness.item(MACHINE, "m1")[1] is not off.freshness.item(MACHINE, "m1")[1]

@@ -119,6 +119,56 @@ def test_migrate_command_twice_is_a_no_op(db_url: str) -> None:
         engine.dispose()
 
 
+def test_head_constant_names_the_newest_migration() -> None:
+    """The gate's Alembic-free comparison (models/migrate.py) trusts migrations.HEAD: bump it with each migration."""
+    import migrations
+
+    assert migrations.HEAD == migrate.head_revision()
+
+
+def test_upgrade_in_child_migrates_once(db_url: str) -> None:
+    """The watcher's --migrate: `omni-readmodel migrate` in a child process, then nothing while current."""
+    engine = create_engine(db_url)
+    try:
+        assert "migrated empty database -> " in migrate.upgrade_in_child(engine)
+        assert _tables(engine) == TABLES
+        migrate.check_schema(engine)
+        assert migrate.upgrade_in_child(engine) is None
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_in_child_keeps_the_password_off_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = {}
+
+    def run(command, env, **_kwargs):
+        seen.update(command=command, env=env)
+        return subprocess.CompletedProcess(command, 1, "", "connection refused\n")
+
+    monkeypatch.setattr(migrate, "_at_head", lambda _engine: False)
+    monkeypatch.setattr(subprocess, "run", run)
+    engine = create_engine("postgresql://reader:s3cret@127.0.0.1:1/x")
+    with pytest.raises(SchemaError, match="migrate` failed: connection refused"):
+        migrate.upgrade_in_child(engine)
+    assert not any("s3cret" in part for part in seen["command"])
+    assert "s3cret" in seen["env"]["OMNI_READMODEL_DATABASE_URL"]
+
+
+def test_a_current_schema_is_checked_without_alembic(sqlite_url: str) -> None:
+    """Alembic and Mako (~11 MB) stay out of the watcher and API processes once the schema is current."""
+    engine = create_engine(sqlite_url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    script = ("import sys; import watcher.cli, api.app; from models import migrate; "
+              "from models.db import create_engine; "
+              f"migrate.check_schema(create_engine({sqlite_url!r})); "
+              "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'mako')))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_database_url_redaction_and_driver() -> None:
     from models.db import database_url, redacted
 

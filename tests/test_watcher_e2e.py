@@ -209,6 +209,10 @@ def test_converges_after_bootstrap_and_churn(db_url, model, simulator, tmp_path)
     watcher = WatcherProcess(db_url, simulator.address, tmp_path)
     first = wait_converged(model, simulator)
     assert len(first) > 400
+    records = [json.loads(line) for line in watcher.log().splitlines() if line.startswith("{")]
+    assert any("migrated empty database -> " in r["msg"] for r in records), watcher.log()  # by a child process
+    started = next(r for r in records if r["msg"].startswith("watching "))
+    assert started["batch_items"] == (1000 if db_url.startswith("sqlite") else 2000)  # the dialect's default
     head = model.check_log()
     simulator.call(simulator.simulator.apply_churn, 400)
     wait_converged(model, simulator)

@@ -115,6 +115,15 @@ def test_decoded_spec_is_protobuf_json_with_proto_names() -> None:
     assert decoded.created_text == "2023-11-14 22:13:20.000000"
 
 
+def test_decoded_ids_are_one_string_per_machine() -> None:
+    """A machine's id names a resource of each of ~11 kinds: the decoder interns it, so the writer's index
+    holds one string per machine, not one per resource."""
+    machine, status = catalog.by_name("Machine"), catalog.by_name("MachineStatus")
+    first = Decoder(machine).decode(wire_resource(machine, specs_pb2.MachineSpec()))
+    second = Decoder(status).decode(wire_resource(status, specs_pb2.MachineStatusSpec()))
+    assert first.id == "x1" and first.id is second.id
+
+
 def test_undecodable_specs_and_versions_are_poison() -> None:
     kind = catalog.by_name("Machine")
     with pytest.raises(PoisonError, match="MachineSpec"):

@@ -11,6 +11,7 @@ PoisonError; the stream records it and goes on.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -186,7 +187,9 @@ class Decoder:
         except (ValueError, TypeError) as exc:  # e.g. an out-of-range Timestamp
             raise PoisonError(f"spec cannot be rendered as JSON: {exc}") from None
         return Decoded(
-            md.namespace, md.type, md.id, version, md.phase, md.owner,
+            # Interned: a machine's id names a resource of each of ~11 kinds, and the writer's index keeps
+            # every id (one string per machine instead of one per resource: ~9 MB less at 10k machines).
+            md.namespace, md.type, sys.intern(md.id), version, md.phase, md.owner,
             _micros(md.created) if md.HasField("created") else None,
             _micros(md.updated) if md.HasField("updated") else None,
             dict(md.labels), dict(md.annotations), list(md.finalizers), spec_dict,

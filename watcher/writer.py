@@ -180,7 +180,7 @@ class Writer:
         cur.execute(self.sql.select_index.sql)
         index: dict[StreamKey, dict[str, Entry]] = {}
         for namespace, type_, id_, version, created, labels in cur:
-            index.setdefault((namespace, type_), {})[id_] = pack(
+            index.setdefault((namespace, type_), {})[sys.intern(id_)] = pack(  # interned: as watcher/decode.py
                 version, read_micros(created), labels_key(read_json(labels)), 0)
         cur.execute(self.sql.select_unversioned.sql)
         for row in cur.fetchall():

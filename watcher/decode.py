@@ -188,7 +188,7 @@ class Decoder:
             raise PoisonError(f"spec cannot be rendered as JSON: {exc}") from None
         return Decoded(
             # Interned: a machine's id names a resource of each of ~11 kinds, and the writer's index keeps
-            # every id (one string per machine instead of one per resource: ~9 MB less at 10k machines).
+            # every id (one string per machine instead of one per resource: ~8 MB less at 10k machines).
             md.namespace, md.type, sys.intern(md.id), version, md.phase, md.owner,
             _micros(md.created) if md.HasField("created") else None,
             _micros(md.updated) if md.HasField("updated") else None,

@@ -34,6 +34,8 @@ class ByteBudgetCache(Generic[V]):
         return value
 
     def put(self, key: Hashable, value: V) -> None:
+        if not self.budget:
+            return
         size = self._size_of(value)
         if size > self.budget // 8:
             return

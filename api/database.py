@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
+from models import migrate
 from models.db import SchemaError, database_url, redacted
 from models.schema import meta
 
@@ -258,8 +259,6 @@ class Database:
 
     def check_schema(self) -> None:
         """SchemaError (naming ``omni-readmodel migrate``) unless the schema is this release's."""
-        from models import migrate  # alembic: imported where the schema is checked, not in every worker
-
         if self.backend == "sqlite":
             from pathlib import Path
 

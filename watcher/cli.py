@@ -11,6 +11,7 @@ import argparse
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,23 +33,20 @@ from watcher.service import EXIT_CONFIG, EXIT_FAILED, WatchConfig, Watcher
 log = logging.getLogger("watcher")
 
 
-def _cache_mib(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 65536:
-        raise argparse.ArgumentTypeError("must be between 1 and 65536 MiB")
-    return value
-
-
-def _batch_size(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
+def _int_in(low: int, high: int | None = None, unit: str = "") -> Callable[[str], int]:
+    """An argparse type: an int in [low, high] (no upper bound when high is None)."""
+    def parse(text: str) -> int:
+        value = int(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be at least {low}" if high is None else f"must be between {low} and {high}{unit}")
+        return value
+    return parse
 
 
 # Measured bootstrapping 10k machines (docs/benchmarks.md): on SQLite 1000 instead of 2000 took the peak RSS
-# from ~222 to ~202 MB at the same rate; on PostgreSQL it bootstrapped ~15 % slower.
-DEFAULT_BATCH_ITEMS = {"sqlite": 1000, "postgresql": 2000}
+# from ~222 to ~202 MB at the same rate; on PostgreSQL (WatchConfig's 2000) 1000 bootstrapped ~15 % slower.
+SQLITE_BATCH_ITEMS = 1000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -76,11 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retention-every", type=float, default=DEFAULT_EVERY, metavar="SECONDS",
                         help=f"how often --retention moves the horizon (default {DEFAULT_EVERY:g})")
     tuning = parser.add_argument_group("tuning")
-    tuning.add_argument("--batch-size", type=_batch_size, metavar="ITEMS",
+    tuning.add_argument("--batch-size", type=_int_in(1), metavar="ITEMS",
                         help="max queued items per transaction (default: 1000 on SQLite, where the batch's "
                         "memory adds to the page cache's in this process; 2000 on PostgreSQL, where smaller "
                         "batches bootstrap slower)")
-    tuning.add_argument("--sqlite-cache-mib", type=_cache_mib, default=32, metavar="MIB",
+    tuning.add_argument("--sqlite-cache-mib", type=_int_in(1, 65536, " MiB"), default=32, metavar="MIB",
                         help="SQLite page cache per connection, grown only as pages are used; it counts in the "
                         "watcher's memory, and a larger one keeps freshness on a log of millions of events "
                         "(docs/deployment.md) (default: 32)")
@@ -205,7 +203,8 @@ def run(args: argparse.Namespace) -> int:
             return _fail(f"cannot serve metrics on port {args.metrics_port}: {exc.strerror or exc}")
     config = WatchConfig(
         kinds=kinds,
-        batch_items=args.batch_size or DEFAULT_BATCH_ITEMS.get(engine.dialect.name, 2000),
+        batch_items=args.batch_size or (SQLITE_BATCH_ITEMS if engine.dialect.name == "sqlite"
+                                        else WatchConfig.batch_items),
         batch_latency=args.batch_latency_ms / 1000.0,
         batch_quiet=args.batch_quiet_ms / 1000.0,
         commit_factor=args.batch_window_factor,

@@ -16,7 +16,10 @@ the simulator stamps with its commit time: latency = visible - updated, for crea
 watched kinds (as bench/watcher_churn.py, which polls the SQLite file directly instead). The probe adds
 up to its 2 ms interval plus one round trip. Same host, same clock. Only events visible by the end of the
 window count: when the watcher falls behind (the note's applied rate below the simulator's), the p99 is
-a lower bound on a growing backlog.
+a lower bound on a growing backlog. The note splits each latency at the event's ``observed_at`` (when the
+watcher began applying the batch that took it): commit -> batch start (transport, decoding, the inbox,
+waiting for the batch before and the batch window) and batch start -> visible (applying and committing
+the batch, the API's head cache, the probe's interval).
 
 Baseline, in the same run: a bare gRPC client (threads, no decoding, no database) watching every kind of
 the same simulator records commit -> received for the same events: the floor the simulator and the
@@ -145,7 +148,9 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
     latencies: list[float] = []
     added: list[float] = []
     unseen = 0
-    for revision, key, stamp in events:
+    waited: list[float] = []  # commit -> the start of the batch that took the event (observed_at)
+    applied: list[float] = []  # the start of that batch -> visible through the API
+    for revision, key, stamp, observed in events:
         seen = probe.visible_at(revision)
         if key is None:
             continue
@@ -153,12 +158,14 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
             unseen += 1
             continue
         latencies.append(max(0.0, seen - stamp))
+        waited.append(observed - stamp)
+        applied.append(seen - observed)
         received = bare.received.get(key)
         if received is not None:
             added.append(seen - received[1])
-    latencies.sort()
-    added.sort()
-    floor = sorted(bare.received[k][0] for _, k, _ in events if k is not None and k in bare.received)
+    for values in (latencies, added, waited, applied):
+        values.sort()
+    floor = sorted(bare.received[k][0] for _, k, _, _ in events if k is not None and k in bare.received)
     p99, target = _pct(latencies, 0.99), TARGETS.get(rate, 100.0)
     return Result(
         f"{backend} commit-to-API-visible p99 at {rate:,.0f} events/s", p99, "ms", _pct(floor, 0.99),
@@ -166,24 +173,28 @@ def _one_rate(backend: str, rate: float, simulator: Simulator, api: ApiServer, p
         f"{len(latencies):,} events, simulator {produced / elapsed:,.0f} events/s, watcher "
         f"{len(events) / elapsed:,.0f} events/s; {batches[1]:,.0f} batches of {batches[0] / max(1, batches[1]):,.1f} "
         f"items, {batches[2] / max(1, batches[1]) * 1000:.1f} ms each; p50 {_pct(latencies, 0.5):.1f} ms, "
-        f"max {_pct(latencies, 1.0):.1f} ms; watcher+API-added p99 {_pct(added, 0.99):.1f} ms; API load "
+        f"max {_pct(latencies, 1.0):.1f} ms; watcher+API-added p99 {_pct(added, 0.99):.1f} ms; commit -> its "
+        f"batch's start p50/p99 {_pct(waited, 0.5):.1f}/{_pct(waited, 0.99):.1f} ms, batch start -> visible "
+        f"p50/p99 {_pct(applied, 0.5):.1f}/{_pct(applied, 0.99):.1f} ms; API load "
         f"{load_stats['rate']:,.0f} req/s (p50 {load_stats['p50_ms']:.1f} ms, p99 {load_stats['p99_ms']:.1f} ms, "
         f"{load_stats['errors']} errors); probe {probe.answers:,} answers, "
         f"{probe.errors} errors, {unseen} events never seen")
 
 
-def _events(engine: sa.Engine, first: int, last: int) -> list[tuple[int, Key | None, float]]:
-    """(revision, (type, id, version) or None when not measured, updated) for revisions first..last."""
-    query = sa.text("SELECT revision, namespace, type, id, version, event, updated FROM events "
+def _events(engine: sa.Engine, first: int, last: int) -> list[tuple[int, Key | None, float, float]]:
+    """(revision, (type, id, version) or None when not measured, updated, observed_at) for revisions
+    first..last; observed_at is when the watcher began applying the event's batch (``watcher/plan.py``)."""
+    query = sa.text("SELECT revision, namespace, type, id, version, event, updated, observed_at FROM events "
                     "WHERE revision >= :first AND revision <= :last ORDER BY revision")
-    out: list[tuple[int, Key | None, float]] = []
+    out: list[tuple[int, Key | None, float, float]] = []
     with engine.connect() as conn:
-        for revision, namespace, type_, id_, version, event, updated in conn.execute(
+        for revision, namespace, type_, id_, version, event, updated, observed in conn.execute(
                 query, {"first": first, "last": last}):
             # a destroy carries the last update time, not the commit's; polled kinds are not streamed
             measured = event != "destroyed" and namespace != "external" and updated is not None
             stamp = as_utc(updated).timestamp() if updated is not None else 0.0
-            out.append((revision, (type_, id_, int(version)) if measured else None, stamp))
+            out.append((revision, (type_, id_, int(version)) if measured else None, stamp,
+                        as_utc(observed).timestamp()))
     return out
 
 

@@ -136,3 +136,39 @@ def test_the_backfill_folds_an_existing_log_like_the_writer(tmp_path) -> None:
             assert rollup.fold(conn) == 0
     finally:
         engine.dispose()
+
+
+def test_a_batch_reads_only_the_kinds_it_holds_unless_the_progress_says_otherwise(tmp_path) -> None:
+    """A live batch folds by reading the events of its own kinds: none for a kind no rollup counts, one read
+    for Machines; when the rollup's progress is not where the batch says its events start, every kind is
+    read, so no event after the progress is missed."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'fold.db'}")
+    try:
+        migrate.upgrade(engine)
+        fleet = DayFleet(3)
+        writer = DayWriter(engine, load_projections())
+        writer.take_over("reads")
+        writer.now = START
+        extracts: list[str] = []
+        writer.conn.set_trace_callback(lambda sql: extracts.append(sql) if "FROM events e" in sql else None)
+
+        writer.apply([fleet.change("MachineSetNode", "a")])
+        assert extracts == []
+        writer.apply([fleet.change("Machine", "a"), fleet.change("Machine", "b")])
+        assert len(extracts) == 1 and "'Machines.omni.sidero.dev'" in extracts[0]
+
+        extracts.clear()
+        writer.apply([fleet.change("Cluster", "c")])
+        head = writer.head
+        cur = writer.conn.cursor()
+        cur.execute("BEGIN")
+        cur.execute("UPDATE rollup_progress SET revision = :r", {"r": head - 1})  # one event not folded
+        folder = rollup.Folder(engine.dialect)
+        folder.fold(cur, head, (head, set()))  # the batch claims nothing; the progress disagrees
+        cur.execute("ROLLBACK")
+        assert len(extracts) == 1 + len(folder.extracts)  # the Cluster batch's one read, then all of them
+        writer.conn.set_trace_callback(None)
+        writer.close()
+        assert answers(engine, {name: reports.get(name).sql for name in DAILY}) == answers(engine, reports.FROM_LOG)
+    finally:
+        engine.dispose()

@@ -267,7 +267,8 @@ class Writer:
             sql.advance_head, epoch=self.epoch, old_head=self.head, head=plan.head, heartbeat=plan.observed))
         if plan.events:
             self.log.append(cur, plan.events, plan.event_specs)
-            self.rollup.fold(cur, plan.head)  # the per-day counts, in the same transaction (models/rollup.py)
+            # the per-day counts, in the same transaction (models/rollup.py), reading only the batch's kinds
+            self.rollup.fold(cur, plan.head, (self.head, {(event[1], event[2]) for event in plan.events}))
         if plan.deleted:
             cur.executemany(sql.delete_resource.sql, plan.deleted)
         if plan.label_deletes:

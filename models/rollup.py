@@ -167,7 +167,13 @@ class Folder:
         sql, names = statement
         cur.execute(sql, tuple(values[n] for n in names))
 
-    def fold(self, cur, high: int, batch: tuple[int, Collection[tuple[str, str]]] | None = None) -> int:
+    def progress(self, cur):
+        """The progress read, sent now and answered to ``fold`` (its ``progress``): sent before the caller's
+        own reads, it costs the writer's pipeline no round trip of its own."""
+        return self._read(cur, self.select_progress)
+
+    def fold(self, cur, high: int, batch: tuple[int, Collection[tuple[str, str]]] | None = None,
+             progress=None) -> int:
         """Fold the events after ``rollup_progress`` up to ``high``; returns how many versions changed counts.
 
         ``batch`` is what the caller knows of the range: (the revision before its events, the (namespace,
@@ -177,8 +183,9 @@ class Folder:
 
         After the progress, every read is sent before any answer is read: in the writer's pipeline
         (PostgreSQL) the fold's reads cost two round trips, not one each."""
-        self._run(cur, self.select_progress)
-        low = int(cur.fetchone()[0])
+        reader = progress or self.progress(cur)
+        low = int(reader.fetchone()[0])
+        reader.close()
         if high <= low:
             return 0
         extracts = self.extracts

@@ -266,9 +266,10 @@ class Writer:
         fence.execute(sql.advance_head.sql, self._bind(
             sql.advance_head, epoch=self.epoch, old_head=self.head, head=plan.head, heartbeat=plan.observed))
         if plan.events:
+            progress = self.rollup.progress(cur)  # answered with the log's look-ups (one round trip fewer)
             self.log.append(cur, plan.events, plan.event_specs)
             # the per-day counts, in the same transaction (models/rollup.py), reading only the batch's kinds
-            self.rollup.fold(cur, plan.head, (self.head, {(event[1], event[2]) for event in plan.events}))
+            self.rollup.fold(cur, plan.head, (self.head, {(event[1], event[2]) for event in plan.events}), progress)
         if plan.deleted:
             cur.executemany(sql.delete_resource.sql, plan.deleted)
         if plan.label_deletes:

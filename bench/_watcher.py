@@ -61,11 +61,13 @@ class Simulator:
 class Watcher:
     """``omni-readmodel watch`` with JSON logs in a file; ``wait_for(msg)`` returns that log record."""
 
-    def __init__(self, workdir: Path, db_url: str, simulator: Simulator, *extra: str) -> None:
+    def __init__(self, workdir: Path, db_url: str, simulator: Simulator, *extra: str,
+                 program: tuple[str, ...] = ("-m", "omni_readmodel")) -> None:
+        """``program``: how the interpreter runs the CLI (bench/writer_waits.py runs an instrumented one)."""
         self.log_path = workdir / "watcher.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         env = dict(_env(), OMNI_SERVICE_ACCOUNT_KEY=simulator.key_value)
-        command = [sys.executable, "-m", "omni_readmodel", "watch", "--endpoint", f"http://{simulator.address}",
+        command = [sys.executable, *program, "watch", "--endpoint", f"http://{simulator.address}",
                    "--database-url", db_url, *extra]
         self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 

@@ -54,9 +54,8 @@ def _counted(wait):
 def _measured(apply):
     def measured_apply(self, items):
         items = list(items)
-        live = len(items) < LIVE_ITEMS
+        live = len(items) < LIVE_ITEMS  # a bootstrap's (or a backlog's) batches are not counted
         _counting.on = live
-        before = (dict(totals), {k: list(v) for k, v in sites.items()}) if not live else None
         started, cpu = time.perf_counter(), time.thread_time()
         try:
             return apply(self, items)
@@ -65,16 +64,14 @@ def _measured(apply):
             if live:
                 totals.update({"batches": 1, "items": len(items), "wall": time.perf_counter() - started,
                                "cpu": time.thread_time() - cpu})
-            elif before is not None:  # a bootstrap batch: not counted
-                totals.clear()
-                totals.update(before[0])
     return measured_apply
 
 
 def _dump(out: Path) -> None:
     while True:
         time.sleep(1)
-        out.write_text(json.dumps({"totals": dict(totals), "sites": dict(sites)}))
+        # copied first: the writer thread adds sites meanwhile (list() of the items is one step under the GIL)
+        out.write_text(json.dumps({"totals": dict(totals), "sites": {k: list(v) for k, v in list(sites.items())}}))
 
 
 def main() -> int:

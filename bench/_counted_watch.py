@@ -14,10 +14,11 @@ from pathlib import Path
 
 import psycopg
 
+from bench._watcher import REPO
 from watcher import writer
 
 LIVE_ITEMS = 100
-REPO = str(Path(__file__).resolve().parents[1]) + "/"
+ROOT = f"{REPO}/"
 
 totals: Counter = Counter()  # batches, items, wall, cpu, waits, wait_seconds
 sites: dict[str, list] = defaultdict(lambda: [0, 0.0])  # "file:line < file:line" -> [waits, seconds]
@@ -28,8 +29,8 @@ def _caller() -> str:
     frame, names = sys._getframe(2), []
     while frame is not None and len(names) < 2:
         path = frame.f_code.co_filename
-        if path.startswith(REPO) and "/.venv/" not in path and not path.endswith("_counted_watch.py"):
-            names.append(f"{path[len(REPO):]}:{frame.f_lineno}")
+        if path.startswith(ROOT) and "/.venv/" not in path and path != __file__:
+            names.append(f"{path[len(ROOT):]}:{frame.f_lineno}")
         frame = frame.f_back
     return " < ".join(names)
 
